@@ -252,13 +252,29 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 	return ok;
 }
 
+/* Parse INI text as the configuration file called name. */
+int cfg_parse_text(const char *text, const char *name)
+{
+	struct ini_ctx ctx = { STRBUF_INIT, 0 };
+	int line, rc = 0;
+
+	if (!values)
+		values = xcalloc(cfg_keys_nr, sizeof(*values));
+	line = ini_parse_string(text, on_ini_entry, &ctx);
+	if (line > 0)
+		rc = fail(EXIT_CONFIG, "%s:%d: %s", name, line, ctx.err.len ? ctx.err.buf : "syntax error");
+	else if (line < 0)
+		rc = fail(EXIT_CONFIG, "cannot parse configuration file %s", name);
+	strbuf_release(&ctx.err);
+	return rc;
+}
+
 static int load_file(void)
 {
 	const char *path = cfg_file_path();
-	struct ini_ctx ctx = { STRBUF_INIT, 0 };
+	struct strbuf text = STRBUF_INIT;
 	struct stat st;
-	FILE *fp;
-	int line;
+	int rc;
 
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT && !file_named)
@@ -267,22 +283,18 @@ static int load_file(void)
 	}
 	if (!S_ISREG(st.st_mode))
 		return fail(EXIT_CONFIG, "configuration file %s is not a regular file", path);
-	fp = fopen(path, "re");
-	if (!fp)
+	if (strbuf_read_file(&text, path, CFG_MAX_FILE) < 0) {
+		if (errno == E2BIG)
+			return fail(EXIT_CONFIG, "configuration file %s is larger than %d bytes",
+				    path, CFG_MAX_FILE);
 		return fail_errno(EXIT_CONFIG, "cannot read configuration file %s", path);
-	line = ini_parse_file(fp, on_ini_entry, &ctx);
-	fclose(fp);
-	if (line > 0) {
-		int rc = fail(EXIT_CONFIG, "%s:%d: %s", path, line,
-			      ctx.err.len ? ctx.err.buf : "syntax error");
-
-		strbuf_release(&ctx.err);
-		return rc;
 	}
-	strbuf_release(&ctx.err);
-	if (line < 0)
-		return fail(EXIT_CONFIG, "cannot parse configuration file %s", path);
-	return 0;
+	if (memchr(text.buf, '\0', text.len))
+		rc = fail(EXIT_CONFIG, "configuration file %s contains a NUL byte", path);
+	else
+		rc = cfg_parse_text(text.buf, path);
+	strbuf_release_secret(&text);
+	return rc;
 }
 
 static void env_name(struct strbuf *sb, const char *key)

@@ -61,6 +61,9 @@ void cfg_dir(struct strbuf *out);
 
 /* Load now; 0, or -EXIT_CONFIG with the reason in fail_message(). */
 int cfg_load(void);
+/* Parse INI text as if it were the file called name (cfg_load's parser). */
+int cfg_parse_text(const char *text, const char *name);
+#define CFG_MAX_FILE (1 << 20)
 
 const struct cfg_key *cfg_find(const char *name);
 /* Getters load on first use and exit 7 when the configuration is bad. */

@@ -18,7 +18,8 @@ static const char *const level_names[] = {
 
 void log_set_level(int l)
 {
-	level = l < LOG_ERROR ? LOG_ERROR - 1 : l > LOG_TRACE ? LOG_TRACE : l;
+	/* -q never silences errors */
+	level = l < LOG_ERROR ? LOG_ERROR : l > LOG_TRACE ? LOG_TRACE : l;
 }
 
 int log_get_level(void)

@@ -95,10 +95,12 @@ static void completion_helper(const struct option *opts)
 	for (const struct option *o = opts; o->type != OPTION_END; o++) {
 		if (o->type == OPTION_GROUP || (o->flags & PARSE_OPT_HIDDEN) || !o->long_name)
 			continue;
-		if (takes_arg(o))
-			printf("--%s\t%s\n", o->long_name, o->argh);
-		else
-			printf("--%s\n", o->long_name);
+		printf("--%s", o->long_name);
+		if (takes_arg(o) || o->short_name)
+			printf("\t%s", takes_arg(o) ? o->argh : "");
+		if (o->short_name)
+			printf("\t-%c", o->short_name);
+		putchar('\n');
 	}
 	exit(fflush(stdout) ? EXIT_FAIL : EXIT_OK);
 }

@@ -143,6 +143,9 @@ static size_t try_pem(struct strbuf *sb, size_t i, bool *open)
 		return 0;
 	if (label_end - (p + 11) < 11 || strncmp(label_end - 11, "PRIVATE KEY", 11))
 		return 0;
+	for (const char *c = p + 11; c < label_end; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == ' '))
+			return 0;
 	body = label_end + 5 - sb->buf;
 	end = find_in(sb, body, "-----END ");
 	if (!end) {
@@ -303,7 +306,14 @@ static size_t try_url_password(struct strbuf *sb, size_t i)
 
 	if (strncmp(sb->buf + i, "://", 3) || !i || !is_alnum((unsigned char)sb->buf[i - 1]))
 		return 0;
-	while (end < sb->len && !is_value_end((unsigned char)sb->buf[end]) ) {
+	while (end < sb->len) {
+		/* an already masked password is part of the URL */
+		if (!strncmp(sb->buf + end, REDACTED, strlen(REDACTED))) {
+			end += strlen(REDACTED);
+			continue;
+		}
+		if (is_value_end((unsigned char)sb->buf[end]))
+			break;
 		if (sb->buf[end] == '@')
 			at = end;
 		end++;
@@ -320,7 +330,8 @@ static size_t try_url_password(struct strbuf *sb, size_t i)
 	}
 	if (!colon)
 		return 0;
-	return mask(sb, colon + 1, at);
+	mask(sb, colon + 1, at);
+	return start; /* the user name may be a token too */
 }
 
 /* password=..., token=..., "password":"..." and friends. */
@@ -395,12 +406,30 @@ static void mask_patterns(struct strbuf *sb, bool *pem_open)
 	}
 }
 
+/*
+ * Masking can join pieces into a new match (a shorter text brings a PEM
+ * label or a URL's '@' within reach), so repeat until nothing changes:
+ * the result is then stable under redaction. Every pass that changes
+ * something masks bytes that were not masked, so this ends.
+ */
+static void mask_all(struct strbuf *sb, bool *pem_open)
+{
+	struct strbuf prev = STRBUF_INIT;
+
+	do {
+		strbuf_reset(&prev);
+		strbuf_addbuf(&prev, sb);
+		mask_patterns(sb, pem_open);
+	} while (prev.len != sb->len || memcmp(prev.buf, sb->buf, sb->len));
+	strbuf_release_secret(&prev);
+}
+
 void redact(struct strbuf *sb)
 {
 	bool pem_open = false;
 
 	mask_registered(sb);
-	mask_patterns(sb, &pem_open);
+	mask_all(sb, &pem_open);
 }
 
 void redact_line(struct redact_state *st, struct strbuf *line)
@@ -417,5 +446,5 @@ void redact_line(struct redact_state *st, struct strbuf *line)
 		st->in_pem = false;
 		mask(line, 0, end - line->buf);
 	}
-	mask_patterns(line, &st->in_pem);
+	mask_all(line, &st->in_pem);
 }

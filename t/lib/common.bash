@@ -7,6 +7,8 @@ NIMBUS_BUILD=${NIMBUS_BUILD:-$BATS_TEST_DIRNAME/../build}
 NIMBUS_SRC=${NIMBUS_SRC:-$BATS_TEST_DIRNAME/..}
 export NIMBUS NIMBUS_BUILD NIMBUS_SRC
 
+bats_require_minimum_version 1.5.0
+
 load /usr/lib/bats/bats-support/load.bash
 load /usr/lib/bats/bats-assert/load.bash
 

@@ -4,13 +4,13 @@
 /* A minimal TAP producer for the C unit tests, run under prove. */
 #include "common.h"
 
-static int tap_n, tap_failed;
+static int tap_n UNUSED, tap_failed UNUSED;
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 #define is_str(got, want, ...) tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 #define is_int(got, want, ...) tap_is_int((int64_t)(got), (int64_t)(want), __FILE__, __LINE__, __VA_ARGS__)
 
-static void PRINTF(4, 5) tap_ok(int pass, const char *file, int line, const char *fmt, ...)
+static UNUSED void PRINTF(4, 5) tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -25,7 +25,7 @@ static void PRINTF(4, 5) tap_ok(int pass, const char *file, int line, const char
 	}
 }
 
-static void PRINTF(5, 6) tap_is_str(const char *got, const char *want, const char *file, int line,
+static UNUSED void PRINTF(5, 6) tap_is_str(const char *got, const char *want, const char *file, int line,
 				    const char *fmt, ...)
 {
 	int pass = (!got && !want) || (got && want && !strcmp(got, want));
@@ -43,7 +43,7 @@ static void PRINTF(5, 6) tap_is_str(const char *got, const char *want, const cha
 	}
 }
 
-static void PRINTF(5, 6) tap_is_int(int64_t got, int64_t want, const char *file, int line,
+static UNUSED void PRINTF(5, 6) tap_is_int(int64_t got, int64_t want, const char *file, int line,
 				    const char *fmt, ...)
 {
 	va_list ap;
@@ -60,7 +60,7 @@ static void PRINTF(5, 6) tap_is_int(int64_t got, int64_t want, const char *file,
 	}
 }
 
-static int done_testing(void)
+static UNUSED int done_testing(void)
 {
 	printf("1..%d\n", tap_n);
 	fflush(stdout);

@@ -1,0 +1,75 @@
+# bash completion for nimbus(1)
+#
+# Built on the program itself: `nimbus help --commands` lists the commands
+# and `nimbus CMD [SUB] --completion-helper` the words that may follow
+# (subcommands, or "--option<TAB>VALUE<TAB>-s" lines).
+
+_nimbus_words() {
+	"${COMP_WORDS[0]}" "$@" --completion-helper 2>/dev/null
+}
+
+_nimbus() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=
+	local cmd= sub= i w helper subs= argh
+	[ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD-1]}
+	COMPREPLY=()
+
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		if [ -z "$cmd" ]; then
+			case $w in
+			-c|--config) ((i++)) ;;
+			-*) ;;
+			*) cmd=$w ;;
+			esac
+		elif [ -z "$sub" ] && [[ $w != -* ]]; then
+			subs=$(_nimbus_words "$cmd" | grep -v '^-')
+			grep -qx -- "$w" <<< "$subs" && sub=$w
+			break
+		fi
+	done
+
+	if [ -z "$cmd" ]; then
+		case $prev in
+		--config)
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return ;;
+		-c)
+			COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" config list 2>/dev/null |
+				awk 'NR > 1 { print $1 "=" }')" -- "$cur"))
+			compopt -o nospace 2>/dev/null
+			return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-c $(_nimbus_words | cut -f1)" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" help --commands 2>/dev/null)" -- "$cur"))
+		fi
+		return
+	fi
+
+	[ -n "$subs" ] || subs=$(_nimbus_words "$cmd" | grep -v '^-')
+	if [ -n "$subs" ] && [ -z "$sub" ]; then
+		COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+		return
+	fi
+
+	helper=$(_nimbus_words "$cmd" $sub)
+	if [[ $prev == --* ]]; then
+		argh=$(awk -F '\t' -v o="$prev" '$1 == o { print $2 }' <<< "$helper")
+		case $argh in
+		*FILE*|*DIR*|*PATH*|*IMAGE*)
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return ;;
+		?*)
+			return ;;
+		esac
+	fi
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$(cut -f1 <<< "$helper")" -- "$cur"))
+	else
+		COMPREPLY=($(compgen -f -- "$cur"))
+	fi
+}
+
+complete -F _nimbus nimbus
