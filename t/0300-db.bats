@@ -186,3 +186,14 @@ newer_schema() {
 	refute_output --partial "$PG_PASSWORD"
 	[ "$elapsed" -ge 1900 ] && [ "$elapsed" -lt 5000 ] || { echo "took $elapsed ms"; return 1; }
 }
+
+store_library() {
+	NIMBUS_TEST_STORE_URL=$NIMBUS_STORE_URL run "$NIMBUS_BUILD/t/unit/0310-store.t"
+	assert_success
+	assert_line "# driver $STORE_DRIVER"
+	refute_line --regexp '^not ok'
+}
+
+@test "the store library's unit test (transactions, clock, overflow), on each store" {
+	for_each_store store_library
+}

@@ -26,35 +26,30 @@ static int64_t number(const char *s, int64_t min, int64_t max)
 
 int main(int argc, const char **argv)
 {
+	bool claim = argc == 4 && !strcmp(argv[1], "claim");
+	bool incr = argc == 5 && !strcmp(argv[1], "incr");
+	int64_t delta = 0, ttl, value;
 	struct kv *kv;
-	int64_t value;
 	int rc;
 
 	set_progname("kv-tool");
-	if (argc == 4 && !strcmp(argv[1], "claim")) {
-		int64_t ttl = number(argv[3], 1, KV_TTL_MAX);
-
-		rc = kv_open(&kv, NULL);
-		if (!rc)
-			rc = kv_claim(kv, argv[2], ttl);
-		if (!rc)
-			rc = -EXIT_BUSY;
-	} else if (argc == 5 && !strcmp(argv[1], "incr")) {
-		int64_t delta = number(argv[3], INT64_MIN, INT64_MAX);
-		int64_t ttl = number(argv[4], 1, KV_TTL_MAX);
-
-		rc = kv_open(&kv, NULL);
-		if (!rc)
-			rc = kv_incr(kv, argv[2], delta, ttl, &value);
-		if (!rc)
-			printf("%" PRId64 "\n", value);
-	} else {
+	if (!claim && !incr)
 		usage();
-	}
-	if (rc == -EXIT_BUSY)
-		return EXIT_BUSY;
+	if (incr)
+		delta = number(argv[3], INT64_MIN, INT64_MAX);
+	ttl = number(argv[argc - 1], 1, KV_TTL_MAX);
+	rc = kv_open(&kv, NULL);
+	if (rc)
+		return report_fail(rc);
+	if (claim)
+		rc = kv_claim(kv, argv[2], ttl);
+	else
+		rc = kv_incr(kv, argv[2], delta, ttl, &value);
+	kv_close(kv);
 	if (rc < 0)
 		return report_fail(rc);
-	kv_close(kv);
+	if (claim)
+		return rc ? EXIT_OK : EXIT_BUSY;
+	printf("%" PRId64 "\n", value);
 	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 }
