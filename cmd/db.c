@@ -14,6 +14,22 @@ static const char *const db_status_usage[] = {
 	NULL,
 };
 
+/* Both subcommands take no arguments and need the store. */
+static struct store *open_store(int argc, const char **argv, const char *const *usage)
+{
+	const struct option options[] = { OPT_JSON(), OPT_END() };
+	struct store *st;
+	int rc;
+
+	argc = parse_options(argc, argv, options, usage, 0);
+	if (argc)
+		usage_msg(usage, options, "too many arguments");
+	rc = store_open(&st, 0);
+	if (rc)
+		die_fail(rc);
+	return st;
+}
+
 /* Close the store before reporting, so that the server sees a clean goodbye. */
 static NORETURN void die_store(struct store *st, int rc)
 {
@@ -23,19 +39,12 @@ static NORETURN void die_store(struct store *st, int rc)
 
 static int db_migrate(int argc, const char **argv)
 {
-	const struct option options[] = { OPT_JSON(), OPT_END() };
 	struct store_migrate_result res = STORE_MIGRATE_RESULT_INIT;
 	struct strbuf text = STRBUF_INIT;
-	struct store *st;
+	struct store *st = open_store(argc, argv, db_migrate_usage);
 	json_t *applied;
 	int rc;
 
-	argc = parse_options(argc, argv, options, db_migrate_usage, 0);
-	if (argc)
-		usage_msg(db_migrate_usage, options, "too many arguments");
-	rc = store_open(&st, 0);
-	if (rc)
-		die_fail(rc);
 	rc = store_migrate(st, &res);
 	if (rc)
 		die_store(st, rc);
@@ -61,16 +70,9 @@ static int db_migrate(int argc, const char **argv)
 
 static int db_status(int argc, const char **argv)
 {
-	const struct option options[] = { OPT_JSON(), OPT_END() };
-	struct store *st;
+	struct store *st = open_store(argc, argv, db_status_usage);
 	int rc, version, latest;
 
-	argc = parse_options(argc, argv, options, db_status_usage, 0);
-	if (argc)
-		usage_msg(db_status_usage, options, "too many arguments");
-	rc = store_open(&st, 0);
-	if (rc)
-		die_fail(rc);
 	rc = store_version(st, &version);
 	if (rc)
 		die_store(st, rc);

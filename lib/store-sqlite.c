@@ -54,52 +54,69 @@ static int sq_fail(struct sq_store *s, int rc)
 	return fail(code, "sqlite:%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
-/* A cached prepared statement, reset and ready for binding. */
-static int sq_prepare(struct sq_store *s, const char *sql, sqlite3_stmt **out)
+/*
+ * A prepared statement from the cache, bound to the arguments: one
+ * letter of types each, 'i' for an int64_t, 't' for a string (not
+ * copied: it must live until the statement has run).
+ */
+static int sq_stmt(struct sq_store *s, const char *sql, sqlite3_stmt **out, const char *types, ...)
 {
-	sqlite3_stmt *stmt;
-	int rc;
+	sqlite3_stmt *stmt = NULL;
+	va_list ap;
+	int rc = SQLITE_OK;
 
-	for (size_t i = 0; i < s->stmts_nr; i++) {
-		if (s->stmts[i].sql == sql) {
-			*out = s->stmts[i].stmt;
-			sqlite3_reset(*out);
-			sqlite3_clear_bindings(*out);
-			return 0;
-		}
+	for (size_t i = 0; i < s->stmts_nr && !stmt; i++)
+		if (s->stmts[i].sql == sql)
+			stmt = s->stmts[i].stmt;
+	if (!stmt) {
+		rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+		if (rc != SQLITE_OK)
+			return sq_fail(s, rc);
+		ALLOC_GROW(s->stmts, s->stmts_nr + 1, s->stmts_alloc);
+		s->stmts[s->stmts_nr].sql = sql;
+		s->stmts[s->stmts_nr].stmt = stmt;
+		s->stmts_nr++;
 	}
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-	if (rc != SQLITE_OK)
+	va_start(ap, types);
+	for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+		if (types[i] == 'i')
+			rc = sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
+		else
+			rc = sqlite3_bind_text(stmt, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
+	}
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		sqlite3_clear_bindings(stmt);
 		return sq_fail(s, rc);
-	ALLOC_GROW(s->stmts, s->stmts_nr + 1, s->stmts_alloc);
-	s->stmts[s->stmts_nr].sql = sql;
-	s->stmts[s->stmts_nr].stmt = stmt;
-	s->stmts_nr++;
+	}
 	*out = stmt;
 	return 0;
 }
 
-/* Step once: 1 for a row, 0 when done, or -code. */
-static int sq_step(struct sq_store *s, sqlite3_stmt *stmt)
+/*
+ * Step once and make the statement ready for the next use: 1 for a row
+ * (whose first column is stored in *first when first is not NULL), 0
+ * when done, or -code.
+ */
+static int sq_step(struct sq_store *s, sqlite3_stmt *stmt, int64_t *first)
 {
 	int rc = sqlite3_step(stmt);
 
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	rc = sq_fail(s, rc);
+	if (rc == SQLITE_ROW && first)
+		*first = sqlite3_column_int64(stmt, 0);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
 	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
 	return rc;
 }
 
 /* Run a statement that returns one integer (0 when it returns no row). */
 static int sq_int64(struct sq_store *s, sqlite3_stmt *stmt, int64_t *out)
 {
-	int rc = sq_step(s, stmt);
+	int rc;
 
-	*out = rc > 0 ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_reset(stmt);
+	*out = 0;
+	rc = sq_step(s, stmt, out);
 	return rc < 0 ? rc : 0;
 }
 
@@ -133,7 +150,7 @@ static int sq_now_ms(struct store *st, int64_t *ms)
 	static const char sql[] = "SELECT " NOW_MS;
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *stmt;
-	int rc = sq_prepare(s, sql, &stmt);
+	int rc = sq_stmt(s, sql, &stmt, "");
 
 	return rc ? rc : sq_int64(s, stmt, ms);
 }
@@ -148,11 +165,11 @@ static int sq_version(struct store *st, int *version)
 	int64_t v;
 	int rc;
 
-	rc = sq_prepare(s, exists_sql, &stmt);
+	rc = sq_stmt(s, exists_sql, &stmt, "");
 	if (!rc)
 		rc = sq_int64(s, stmt, &v);
 	if (!rc && v)
-		rc = sq_prepare(s, max_sql, &stmt);
+		rc = sq_stmt(s, max_sql, &stmt, "");
 	if (!rc && v)
 		rc = sq_int64(s, stmt, &v);
 	if (!rc)
@@ -173,14 +190,10 @@ static int sq_record_migration(struct store *st, int version, const char *name)
 		"VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *stmt;
-	int rc = sq_prepare(s, sql, &stmt);
+	int rc = sq_stmt(s, sql, &stmt, "it", (int64_t)version, name);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_int(stmt, 1, version);
-	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	rc = sq_step(s, stmt);
-	sqlite3_reset(stmt);
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
 	return rc < 0 ? rc : 0;
 }
 
@@ -192,14 +205,10 @@ static int sq_kv_claim(struct store *st, const char *key, int64_t ttl)
 		"WHERE kv_claims.expires_at <= " NOW_MS;
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *stmt;
-	int rc = sq_prepare(s, sql, &stmt);
+	int rc = sq_stmt(s, sql, &stmt, "ti", key, ttl);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, ttl);
-	rc = sq_step(s, stmt);
-	sqlite3_reset(stmt);
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
 	return rc < 0 ? rc : sqlite3_changes(s->db) == 1;
 }
 
@@ -215,14 +224,9 @@ static int sq_kv_incr(struct store *st, const char *key, int64_t delta, int64_t 
 		"RETURNING value";
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *stmt;
-	int rc = sq_prepare(s, sql, &stmt);
+	int rc = sq_stmt(s, sql, &stmt, "tii", key, delta, ttl);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, delta);
-	sqlite3_bind_int64(stmt, 3, ttl);
-	return sq_int64(s, stmt, value);
+	return rc ? rc : sq_int64(s, stmt, value);
 }
 
 static int sq_kv_sweep(struct store *st, int limit)
@@ -238,13 +242,10 @@ static int sq_kv_sweep(struct store *st, int limit)
 
 	for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
 		sqlite3_stmt *stmt;
-		int rc = sq_prepare(s, sql[i], &stmt);
+		int rc = sq_stmt(s, sql[i], &stmt, "i", (int64_t)limit);
 
-		if (rc)
-			return rc;
-		sqlite3_bind_int(stmt, 1, limit);
-		rc = sq_step(s, stmt);
-		sqlite3_reset(stmt);
+		if (!rc)
+			rc = sq_step(s, stmt, NULL);
 		if (rc < 0)
 			return rc;
 		deleted += sqlite3_changes(s->db);
