@@ -24,48 +24,53 @@ struct kv_redis {
 	struct timeval timeout;
 };
 
-/* A script is sent by its SHA-1 (EVALSHA), and whole only when Redis lacks it. */
-struct redis_script {
-	const char *lua;
-	char sha[2 * SHA_DIGEST_LENGTH + 1];
-};
-
 /* Create the counter with its TTL only when missing; INCRBY keeps the TTL. */
-static struct redis_script incr_script = {
-	.lua = "redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2])\n"
-	       "return redis.call('INCRBY', KEYS[1], ARGV[1])\n",
-};
+static const char incr_script[] =
+	"redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2])\n"
+	"return redis.call('INCRBY', KEYS[1], ARGV[1])\n";
 
 static struct kv_redis *kr(struct kv *kv)
 {
 	return (struct kv_redis *)kv;
 }
 
-static int io_failed(struct kv_redis *r, const char *what)
+static int io_failed(struct kv_redis *r, bool connecting)
 {
 	const char *why = r->c->errstr;
 
 	/* hiredis reports a read timeout as EAGAIN's text. */
 	if (r->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
 		why = "timed out";
-	return fail(EXIT_UNAVAILABLE, "%s Redis at %s: %s", what, r->shown, why);
+	return fail(EXIT_UNAVAILABLE, "%sRedis at %s: %s", connecting ? "cannot connect to " : "",
+		    r->shown, why);
 }
 
-/* An error reply: the exit code says whether retrying or reconfiguring helps. */
+/* Error replies that retrying (6) or the configuration (7) may cure. */
+static const struct {
+	const char *prefix;
+	int code;
+} reply_codes[] = {
+	{ "NOAUTH", EXIT_CONFIG },
+	{ "WRONGPASS", EXIT_CONFIG },
+	{ "NOPERM", EXIT_CONFIG },
+	{ "ERR AUTH", EXIT_CONFIG },
+	{ "ERR invalid password", EXIT_CONFIG },
+	{ "ERR DB index", EXIT_CONFIG },
+	{ "LOADING", EXIT_UNAVAILABLE },
+	{ "BUSY", EXIT_UNAVAILABLE },
+	{ "READONLY", EXIT_UNAVAILABLE },
+	{ "MASTERDOWN", EXIT_UNAVAILABLE },
+	{ "TRYAGAIN", EXIT_UNAVAILABLE },
+};
+
 static int reply_failed(struct kv_redis *r, const redisReply *reply)
 {
-	const char *msg = reply->str;
 	int code = EXIT_FAIL;
 
-	if (starts_with(msg, "NOAUTH") || starts_with(msg, "WRONGPASS") || starts_with(msg, "NOPERM") ||
-	    starts_with(msg, "ERR AUTH") || starts_with(msg, "ERR invalid password") ||
-	    starts_with(msg, "ERR DB index"))
-		code = EXIT_CONFIG;
-	else if (starts_with(msg, "LOADING") || starts_with(msg, "BUSY") ||
-		 starts_with(msg, "READONLY") || starts_with(msg, "MASTERDOWN") ||
-		 starts_with(msg, "TRYAGAIN"))
-		code = EXIT_UNAVAILABLE;
-	return fail(code, "Redis at %s: %s", r->shown, msg);
+	for (size_t i = 0; i < ARRAY_SIZE(reply_codes); i++)
+		if (starts_with(reply->str, reply_codes[i].prefix))
+			code = reply_codes[i].code;
+	return fail(code, "Redis at %s: %s", r->shown, reply->str);
 }
 
 static int connect_redis(struct kv_redis *r);
@@ -85,7 +90,7 @@ static int send_cmd(struct kv_redis *r, int argc, const char **argv, redisReply 
 	}
 	*out = redisCommandArgv(r->c, argc, argv, NULL);
 	if (!*out)
-		return io_failed(r, "lost");
+		return io_failed(r, false);
 	return 0;
 }
 
@@ -131,10 +136,8 @@ static int connect_redis(struct kv_redis *r)
 	r->c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
 	if (!r->c)
 		die("out of memory connecting to Redis");
-	if (r->c->err)
-		return io_failed(r, "cannot connect to");
-	if (redisSetTimeout(r->c, r->timeout) != REDIS_OK)
-		return io_failed(r, "cannot set the timeout of");
+	if (r->c->err || redisSetTimeout(r->c, r->timeout) != REDIS_OK)
+		return io_failed(r, true);
 	if (r->url.password) {
 		argv[argc++] = "AUTH";
 		if (r->url.user)
@@ -149,31 +152,28 @@ static int connect_redis(struct kv_redis *r)
 	return rc;
 }
 
-static void script_sha(struct redis_script *s)
-{
-	unsigned char md[SHA_DIGEST_LENGTH];
-
-	if (s->sha[0])
-		return;
-	SHA1((const unsigned char *)s->lua, strlen(s->lua), md);
-	for (size_t i = 0; i < sizeof(md); i++)
-		xsnprintf(s->sha + 2 * i, 3, "%02x", md[i]);
-}
-
-/* argv[0] and argv[1] are left for EVALSHA/EVAL and the script. */
-static int eval(struct kv_redis *r, struct redis_script *s, int argc, const char **argv,
+/*
+ * A script is sent by its SHA-1 (EVALSHA), and whole only when Redis
+ * does not have it yet. argv[0] and argv[1] are left for EVALSHA or EVAL
+ * and the script.
+ */
+static int eval(struct kv_redis *r, const char *script, int argc, const char **argv,
 		redisReply **out)
 {
+	unsigned char md[SHA_DIGEST_LENGTH];
+	char sha[2 * SHA_DIGEST_LENGTH + 1];
 	int rc;
 
-	script_sha(s);
+	SHA1((const unsigned char *)script, strlen(script), md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		xsnprintf(sha + 2 * i, 3, "%02x", md[i]);
 	argv[0] = "EVALSHA";
-	argv[1] = s->sha;
+	argv[1] = sha;
 	rc = send_cmd(r, argc, argv, out);
 	if (!rc && (*out)->type == REDIS_REPLY_ERROR && starts_with((*out)->str, "NOSCRIPT")) {
 		freeReplyObject(*out);
 		argv[0] = "EVAL";
-		argv[1] = s->lua;
+		argv[1] = script;
 		rc = send_cmd(r, argc, argv, out);
 	}
 	return rc ? rc : check_reply(r, out);
@@ -206,7 +206,7 @@ static int kr_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl, i
 
 	xsnprintf(d, sizeof(d), "%" PRId64, delta);
 	xsnprintf(t, sizeof(t), "%" PRId64, ttl);
-	rc = eval(r, &incr_script, ARRAY_SIZE(argv), argv, &reply);
+	rc = eval(r, incr_script, ARRAY_SIZE(argv), argv, &reply);
 	free(k);
 	if (rc)
 		return rc;

@@ -96,13 +96,16 @@ static int pg_ensure_connected(struct pg_store *p)
 	return 0;
 }
 
+static bool pg_ok(const PGresult *res)
+{
+	return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+}
+
+/* For results nobody reads: 0 or -code. */
 static int pg_check(struct pg_store *p, PGresult *res)
 {
-	ExecStatusType status = PQresultStatus(res);
-	int rc = 0;
+	int rc = pg_ok(res) ? 0 : pg_fail(p, res);
 
-	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-		rc = pg_fail(p, res);
 	PQclear(res);
 	return rc;
 }
@@ -129,15 +132,9 @@ static int pg_query(struct pg_store *p, const char *sql, int nparams, const char
 		p->prepared[p->prepared_nr++] = sql;
 	}
 	res = PQexecPrepared(p->conn, name, nparams, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = pg_fail(p, res);
-		PQclear(res);
-		return rc;
-	}
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
+	if (!out || !pg_ok(res))
+		return pg_check(p, res);
+	*out = res;
 	return 0;
 }
 

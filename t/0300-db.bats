@@ -153,9 +153,10 @@ newer_schema() {
 }
 
 @test "db: a PostgreSQL port where nothing listens exits 6 quickly, password masked" {
-	local pw=Distinctive-Pass-$RANDOM$RANDOM port
+	local pw=Distinctive-Pass-$RANDOM$RANDOM port start=$SECONDS
 	port=$(free_port)
 	run nimbus -c store.connect_timeout=3 -c "store.url=postgres://nimbus:$pw@127.0.0.1:$port/nimbus" db status
+	[ $((SECONDS - start)) -lt 3 ]
 	assert_status 6
 	assert_output --partial "cannot connect to postgres://nimbus:<redacted>@127.0.0.1:$port/nimbus"
 	refute_output --partial "$pw"

@@ -171,3 +171,17 @@ sweep() {
 		refute_output --partial secret-pw
 	done
 }
+
+@test "kv on Redis: a script is sent whole once, then by its SHA-1" {
+	local i stats
+	need_redis
+	redis_cli script flush >/dev/null
+	redis_cli config resetstat >/dev/null
+	for i in 1 2 3; do
+		NIMBUS_REDIS_URL=$REDIS_URL run kv_tool incr scripted 1 60
+		assert_output "$i"
+	done
+	stats=$(redis_cli info commandstats | tr -d '\r')
+	grep -q '^cmdstat_evalsha:calls=3,' <<<"$stats"
+	grep -q '^cmdstat_eval:calls=1,' <<<"$stats"
+}
