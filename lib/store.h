@@ -10,6 +10,7 @@
  * EXIT_UNAVAILABLE when the database cannot be reached or stays locked.
  *
  * Time that decides correctness is the store's clock, never the host's.
+ * A handle serves one thread at a time.
  */
 
 struct store;

@@ -69,7 +69,7 @@ int main(void)
 {
 	const char *url = getenv("NIMBUS_TEST_STORE_URL");
 	char dir[] = "/tmp/nimbus-store-test.XXXXXX";
-	char *conf, *db = NULL;
+	char *conf, *db = NULL, *db_url = NULL;
 	struct store *st;
 	int fd, rc;
 
@@ -83,7 +83,7 @@ int main(void)
 	setenv("NIMBUS_CONFIG", conf, 1);
 	if (!url || !*url) {
 		db = xstrfmt("%s/sub/nimbus.db", dir);
-		url = xstrfmt("sqlite:%s", db);
+		url = db_url = xstrfmt("sqlite:%s", db);
 	}
 	bad_urls();
 	rc = store_open_url(&st, url, STORE_MIGRATE);
@@ -100,5 +100,8 @@ int main(void)
 		ok(!rmdir(db), "nothing else was left");
 	}
 	ok(!unlink(conf) && !rmdir(dir), "clean up");
+	free(conf);
+	free(db);
+	free(db_url);
 	return done_testing();
 }
