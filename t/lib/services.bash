@@ -34,6 +34,7 @@ pg_start() {
 		PG_MISSING="PostgreSQL (initdb, psql) is not installed"
 		return 0
 	fi
+	# In /tmp itself: nobody must reach it, whatever TMPDIR is.
 	PG_DIR=$(mktemp -d /tmp/nimbus-pg.XXXXXX)
 	PG_HOST=127.0.0.1
 	PG_PORT=$(free_port)
