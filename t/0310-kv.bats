@@ -23,6 +23,7 @@ kv_tool() {
 claim_race() {
 	local i n=40 won=0 held=0 pids=() dir=$BATS_TEST_TMPDIR/$KV_DRIVER-$STORE_DRIVER
 	mkdir -p "$dir"
+	[ "$(kv_tool driver)" = "$KV_DRIVER" ]
 	# The schema exists before the race: it is about the claim, not the migration.
 	kv_tool claim warm-up 60
 	for ((i = 0; i < n; i++)); do

@@ -4,6 +4,7 @@
  *
  *   kv-tool claim KEY TTL         exit 0 claimed, 5 held
  *   kv-tool incr KEY DELTA TTL    prints the value
+ *   kv-tool driver                prints the driver kv_open() chose
  */
 #include "common.h"
 #include "kv.h"
@@ -11,7 +12,8 @@
 
 static NORETURN void usage(void)
 {
-	fprintf(stderr, "usage: kv-tool claim KEY TTL\n   or: kv-tool incr KEY DELTA TTL\n");
+	fprintf(stderr, "usage: kv-tool claim KEY TTL\n   or: kv-tool incr KEY DELTA TTL\n"
+		"   or: kv-tool driver\n");
 	exit(EXIT_USAGE);
 }
 
@@ -28,20 +30,24 @@ int main(int argc, const char **argv)
 {
 	bool claim = argc == 4 && !strcmp(argv[1], "claim");
 	bool incr = argc == 5 && !strcmp(argv[1], "incr");
-	int64_t delta = 0, ttl, value;
+	bool driver = argc == 2 && !strcmp(argv[1], "driver");
+	int64_t delta = 0, ttl = 0, value;
 	struct kv *kv;
 	int rc;
 
 	set_progname("kv-tool");
-	if (!claim && !incr)
+	if (!claim && !incr && !driver)
 		usage();
 	if (incr)
 		delta = number(argv[3], INT64_MIN, INT64_MAX);
-	ttl = number(argv[argc - 1], 1, KV_TTL_MAX);
+	if (!driver)
+		ttl = number(argv[argc - 1], 1, KV_TTL_MAX);
 	rc = kv_open(&kv, NULL);
 	if (rc)
 		return report_fail(rc);
-	if (claim)
+	if (driver)
+		printf("%s\n", kv_driver(kv));
+	else if (claim)
 		rc = kv_claim(kv, argv[2], ttl);
 	else
 		rc = kv_incr(kv, argv[2], delta, ttl, &value);
@@ -50,6 +56,7 @@ int main(int argc, const char **argv)
 		return report_fail(rc);
 	if (claim)
 		return rc ? EXIT_OK : EXIT_BUSY;
-	printf("%" PRId64 "\n", value);
+	if (incr)
+		printf("%" PRId64 "\n", value);
 	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 }
