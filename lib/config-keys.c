@@ -1,5 +1,6 @@
 #include "common.h"
 #include "config.h"
+#include "redis-url.h"
 
 /*
  * Every configuration key, sorted by name. nimbus.conf.5 documents each
@@ -60,10 +61,14 @@ static int check_store_url(const char *v, struct strbuf *err)
 
 static int check_redis_url(const char *v, struct strbuf *err)
 {
-	if (!*v || starts_with(v, "redis://"))
+	struct redis_url u = REDIS_URL_INIT;
+
+	if (!*v)
 		return 0;
-	strbuf_addstr(err, "wants redis://[:PASSWORD@]HOST[:PORT][/DB]");
-	return -1;
+	if (redis_url_parse(v, &u, err))
+		return -1;
+	redis_url_release(&u);
+	return 0;
 }
 
 static int check_listen(const char *v, struct strbuf *err)

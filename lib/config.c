@@ -115,24 +115,10 @@ static int validate(const struct cfg_key *k, const char *v, struct strbuf *err)
 
 static void register_secret(const struct cfg_key *k, const char *v)
 {
-	if (k->flags & CFG_SECRET) {
+	if (k->flags & CFG_SECRET)
 		redact_register(v);
-	} else if (k->type == CFG_URL) {
-		/* scheme://user:PASSWORD@host */
-		const char *p = strstr(v, "://"), *at, *colon;
-
-		if (!p)
-			return;
-		p += 3;
-		at = strchr(p, '@');
-		colon = at ? memchr(p, ':', at - p) : NULL;
-		if (colon && at - colon > 1) {
-			char *pw = xstrndup(colon + 1, at - colon - 1);
-
-			redact_register(pw);
-			free_secret_str(pw);
-		}
-	}
+	else if (k->type == CFG_URL)
+		redact_register_url(v);
 }
 
 static void set_value(const struct cfg_key *k, const char *v, enum cfg_source src)

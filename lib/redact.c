@@ -43,6 +43,19 @@ void redact_register(const char *secret)
 		redact_register_mem(secret, strlen(secret));
 }
 
+void redact_register_url(const char *url)
+{
+	const char *p = strstr(url, "://"), *at, *colon;
+
+	if (!p)
+		return;
+	p += 3;
+	at = strchr(p, '@');
+	colon = at ? memchr(p, ':', at - p) : NULL;
+	if (colon && at - colon > 1)
+		redact_register_mem(colon + 1, at - colon - 1);
+}
+
 void redact_forget_all(void)
 {
 	pthread_rwlock_wrlock(&secrets_lock);

@@ -17,6 +17,8 @@
 #define REDACT_MIN_LEN 4
 void redact_register(const char *secret);
 void redact_register_mem(const void *secret, size_t len);
+/* Register the password of scheme://user:PASSWORD@host, if it has one. */
+void redact_register_url(const char *url);
 /* Forget and wipe every registered secret (tests). */
 void redact_forget_all(void);
 

@@ -1,0 +1,26 @@
+#ifndef KV_INTERNAL_H
+#define KV_INTERNAL_H
+
+#include "kv.h"
+
+/*
+ * What a kv driver provides: an operation is one more entry here and an
+ * implementation in each driver. Arguments are checked by kv.c.
+ */
+struct kv_ops {
+	const char *name;
+	void (*close)(struct kv *kv);
+	int (*claim)(struct kv *kv, const char *key, int64_t ttl_seconds);
+	int (*incr)(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds,
+		    int64_t *value);
+};
+
+/* The part every driver's handle starts with. */
+struct kv {
+	const struct kv_ops *ops;
+};
+
+int kv_redis_open(struct kv **out, const char *url);
+int kv_store_open(struct kv **out, struct store *st);
+
+#endif

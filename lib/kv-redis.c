@@ -1,0 +1,266 @@
+#include "common.h"
+#include "config.h"
+#include "kv-internal.h"
+#include "redact.h"
+#include "redis-url.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+/*
+ * The kv in Redis. Each operation is one command, or one Lua script
+ * when it has several steps, so that it is atomic; expiry is Redis'
+ * own. Keys carry a prefix per kind, so that a claim and a counter of
+ * the same name do not meet (they live in separate tables in the store).
+ */
+#define CLAIM_PREFIX "nimbus:claim:"
+#define COUNTER_PREFIX "nimbus:count:"
+
+struct kv_redis {
+	struct kv base;
+	redisContext *c;
+	struct redis_url url;
+	char *shown;		/* the URL with its password masked */
+	struct timeval timeout;
+};
+
+/* Create the counter with its TTL only when missing; INCRBY keeps the TTL. */
+static const char incr_script[] =
+	"redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2])\n"
+	"return redis.call('INCRBY', KEYS[1], ARGV[1])\n";
+
+static struct kv_redis *kr(struct kv *kv)
+{
+	return (struct kv_redis *)kv;
+}
+
+static int io_failed(struct kv_redis *r, bool connecting)
+{
+	const char *why = r->c->errstr;
+
+	/* hiredis reports a read timeout as EAGAIN's text. */
+	if (r->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+		why = "timed out";
+	return fail(EXIT_UNAVAILABLE, "%sRedis at %s: %s", connecting ? "cannot connect to " : "",
+		    r->shown, why);
+}
+
+/* Error replies that retrying (6) or the configuration (7) may cure. */
+static const struct {
+	const char *prefix;
+	int code;
+} reply_codes[] = {
+	{ "NOAUTH", EXIT_CONFIG },
+	{ "WRONGPASS", EXIT_CONFIG },
+	{ "NOPERM", EXIT_CONFIG },
+	{ "ERR AUTH", EXIT_CONFIG },
+	{ "ERR invalid password", EXIT_CONFIG },
+	{ "ERR DB index", EXIT_CONFIG },
+	{ "LOADING", EXIT_UNAVAILABLE },
+	{ "BUSY", EXIT_UNAVAILABLE },
+	{ "READONLY", EXIT_UNAVAILABLE },
+	{ "MASTERDOWN", EXIT_UNAVAILABLE },
+	{ "TRYAGAIN", EXIT_UNAVAILABLE },
+};
+
+static int reply_failed(struct kv_redis *r, const redisReply *reply)
+{
+	int code = EXIT_FAIL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(reply_codes); i++)
+		if (starts_with(reply->str, reply_codes[i].prefix))
+			code = reply_codes[i].code;
+	return fail(code, "Redis at %s: %s", r->shown, reply->str);
+}
+
+static int connect_redis(struct kv_redis *r);
+
+/*
+ * Send one command (C strings), connecting again when an earlier failure
+ * (a restart, a timeout) broke the connection. Error replies are
+ * returned as replies.
+ */
+static int send_cmd(struct kv_redis *r, int argc, const char **argv, redisReply **out)
+{
+	if (r->c->err) {
+		int rc = connect_redis(r);
+
+		if (rc)
+			return rc;
+	}
+	*out = redisCommandArgv(r->c, argc, argv, NULL);
+	if (!*out)
+		return io_failed(r, false);
+	return 0;
+}
+
+/* Turn an error reply into a failure. */
+static int check_reply(struct kv_redis *r, redisReply **reply)
+{
+	int rc;
+
+	if ((*reply)->type != REDIS_REPLY_ERROR)
+		return 0;
+	rc = reply_failed(r, *reply);
+	freeReplyObject(*reply);
+	*reply = NULL;
+	return rc;
+}
+
+static int command(struct kv_redis *r, int argc, const char **argv, redisReply **out)
+{
+	int rc = send_cmd(r, argc, argv, out);
+
+	return rc ? rc : check_reply(r, out);
+}
+
+/* Run a command whose reply does not matter beyond success. */
+static int command_ok(struct kv_redis *r, int argc, const char **argv)
+{
+	redisReply *reply;
+	int rc = command(r, argc, argv, &reply);
+
+	if (!rc)
+		freeReplyObject(reply);
+	return rc;
+}
+
+static int connect_redis(struct kv_redis *r)
+{
+	const char *argv[3];
+	char db[16];
+	int argc = 0, rc = 0;
+
+	if (r->c)
+		redisFree(r->c);
+	r->c = redisConnectWithTimeout(r->url.host, r->url.port, r->timeout);
+	if (!r->c)
+		die("out of memory connecting to Redis");
+	if (r->c->err || redisSetTimeout(r->c, r->timeout) != REDIS_OK)
+		return io_failed(r, true);
+	if (r->url.password) {
+		argv[argc++] = "AUTH";
+		if (r->url.user)
+			argv[argc++] = r->url.user;
+		argv[argc++] = r->url.password;
+		rc = command_ok(r, argc, argv);
+	}
+	if (!rc && r->url.db) {
+		xsnprintf(db, sizeof(db), "%d", r->url.db);
+		rc = command_ok(r, 2, (const char *[]){ "SELECT", db });
+	}
+	return rc;
+}
+
+/*
+ * A script is sent by its SHA-1 (EVALSHA), and whole only when Redis
+ * does not have it yet. argv[0] and argv[1] are left for EVALSHA or EVAL
+ * and the script.
+ */
+static int eval(struct kv_redis *r, const char *script, int argc, const char **argv,
+		redisReply **out)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	char sha[2 * SHA_DIGEST_LENGTH + 1];
+	int rc;
+
+	SHA1((const unsigned char *)script, strlen(script), md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		xsnprintf(sha + 2 * i, 3, "%02x", md[i]);
+	argv[0] = "EVALSHA";
+	argv[1] = sha;
+	rc = send_cmd(r, argc, argv, out);
+	if (!rc && (*out)->type == REDIS_REPLY_ERROR && starts_with((*out)->str, "NOSCRIPT")) {
+		freeReplyObject(*out);
+		argv[0] = "EVAL";
+		argv[1] = script;
+		rc = send_cmd(r, argc, argv, out);
+	}
+	return rc ? rc : check_reply(r, out);
+}
+
+static int kr_claim(struct kv *kv, const char *key, int64_t ttl)
+{
+	struct kv_redis *r = kr(kv);
+	char *k = xstrfmt(CLAIM_PREFIX "%s", key), t[24];
+	redisReply *reply;
+	int rc;
+
+	xsnprintf(t, sizeof(t), "%" PRId64, ttl);
+	rc = command(r, 6, (const char *[]){ "SET", k, "1", "NX", "EX", t }, &reply);
+	free(k);
+	if (rc)
+		return rc;
+	rc = reply->type == REDIS_REPLY_STATUS;
+	freeReplyObject(reply);
+	return rc;
+}
+
+static int kr_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl, int64_t *value)
+{
+	struct kv_redis *r = kr(kv);
+	char *k = xstrfmt(COUNTER_PREFIX "%s", key), d[24], t[24];
+	const char *argv[] = { NULL, NULL, "1", k, d, t };
+	redisReply *reply;
+	int rc;
+
+	xsnprintf(d, sizeof(d), "%" PRId64, delta);
+	xsnprintf(t, sizeof(t), "%" PRId64, ttl);
+	rc = eval(r, incr_script, ARRAY_SIZE(argv), argv, &reply);
+	free(k);
+	if (rc)
+		return rc;
+	if (reply->type == REDIS_REPLY_INTEGER)
+		*value = reply->integer;
+	else
+		rc = fail(EXIT_FAIL, "Redis at %s: unexpected answer to INCRBY", r->shown);
+	freeReplyObject(reply);
+	return rc;
+}
+
+static void kr_close(struct kv *kv)
+{
+	struct kv_redis *r = kr(kv);
+
+	if (r->c)
+		redisFree(r->c);
+	redis_url_release(&r->url);
+	free(r->shown);
+	free(r);
+}
+
+static const struct kv_ops redis_ops = {
+	.name = "redis",
+	.close = kr_close,
+	.claim = kr_claim,
+	.incr = kr_incr,
+};
+
+int kv_redis_open(struct kv **out, const char *url)
+{
+	struct kv_redis *r = xcalloc(1, sizeof(*r));
+	struct strbuf sb = STRBUF_INIT;
+	int rc;
+
+	r->base.ops = &redis_ops;
+	if (redis_url_parse(url, &r->url, &sb)) {
+		/* Not the URL: a malformed one may hide its password from redaction. */
+		rc = fail(EXIT_CONFIG, "bad Redis URL: it %s", sb.buf);
+		strbuf_release(&sb);
+		free(r);
+		return rc;
+	}
+	redact_register_url(url);
+	redact_register(r->url.password);
+	strbuf_addstr(&sb, url);
+	redact(&sb);
+	r->shown = strbuf_detach(&sb, NULL);
+	r->timeout.tv_sec = cfg_int("redis.timeout");
+	rc = connect_redis(r);
+	if (rc) {
+		kr_close(&r->base);
+		return rc;
+	}
+	*out = &r->base;
+	return 0;
+}

@@ -1,0 +1,74 @@
+#include "common.h"
+#include "kv-internal.h"
+
+/*
+ * The kv in the store's tables. Expired rows are harmless (every
+ * operation compares with the store's clock) but would pile up: every
+ * SWEEP_EVERY-th operation of a handle, starting with the first, also
+ * deletes up to SWEEP_LIMIT of them.
+ */
+#define SWEEP_EVERY 128
+#define SWEEP_LIMIT 256
+
+struct kv_store {
+	struct kv base;
+	struct store *st;
+	bool own_store;
+	unsigned ops;
+};
+
+static struct kv_store *ks(struct kv *kv)
+{
+	return (struct kv_store *)kv;
+}
+
+/* After the operation, whose result stands whatever the sweep does. */
+static int sweep_after(struct kv_store *k, int rc)
+{
+	if (rc >= 0 && !(k->ops++ % SWEEP_EVERY))
+		store_kv_sweep(k->st, SWEEP_LIMIT);
+	return rc;
+}
+
+static int ks_claim(struct kv *kv, const char *key, int64_t ttl)
+{
+	return sweep_after(ks(kv), store_kv_claim(ks(kv)->st, key, ttl));
+}
+
+static int ks_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl, int64_t *value)
+{
+	return sweep_after(ks(kv), store_kv_incr(ks(kv)->st, key, delta, ttl, value));
+}
+
+static void ks_close(struct kv *kv)
+{
+	if (ks(kv)->own_store)
+		store_close(ks(kv)->st);
+	free(kv);
+}
+
+static const struct kv_ops store_ops = {
+	.name = "store",
+	.close = ks_close,
+	.claim = ks_claim,
+	.incr = ks_incr,
+};
+
+int kv_store_open(struct kv **out, struct store *st)
+{
+	struct kv_store *k;
+	bool own = !st;
+
+	if (own) {
+		int rc = store_open(&st, STORE_MIGRATE);
+
+		if (rc)
+			return rc;
+	}
+	k = xcalloc(1, sizeof(*k));
+	k->base.ops = &store_ops;
+	k->st = st;
+	k->own_store = own;
+	*out = &k->base;
+	return 0;
+}
