@@ -264,9 +264,10 @@ int keydir_open(struct keydir *kd, const char *path, bool create)
 	if (create && (rc = mkdir_parents(path)))
 		return rc;
 	kd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (kd->fd < 0 && errno == ENOENT)
+		return fail(EXIT_NOTFOUND, "no keys in %s; create one with 'nimbus key rotate'", path);
 	if (kd->fd < 0)
-		return fail_errno(errno == ENOENT ? EXIT_NOTFOUND : errno == EACCES ? EXIT_PERM : EXIT_FAIL,
-				  "cannot open keys.dir %s", path);
+		return fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot open keys.dir %s", path);
 	if (fstat(kd->fd, &st))
 		return fail_errno(EXIT_FAIL, "cannot stat %s", path);
 	/* whoever may write here may plant a key */
