@@ -198,8 +198,14 @@ static int parse_entry(struct keyset *ks, json_t *entry, const char *name, size_
 	    get_time(entry, "retired", true, &retired))
 		return fail(EXIT_FAIL, "%s: key %zu has a malformed time", name, i);
 	rc = jose_key_from_jwk(json_object_get(entry, "jwk"), &k);
-	if (rc)
-		return fail(EXIT_FAIL, "%s: key %zu: %s", name, i, fail_message());
+	if (rc) {
+		/* fail() overwrites the message it would quote */
+		char *why = xstrdup(fail_message());
+
+		rc = fail(EXIT_FAIL, "%s: key %zu: %s", name, i, why);
+		free(why);
+		return rc;
+	}
 	if (k->has_private || k->alg == JOSE_HS256 || strcmp(jose_alg_name(k->alg), alg) ||
 	    strcmp(k->kid, kid)) {
 		jose_key_free(k);
