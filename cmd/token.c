@@ -172,6 +172,7 @@ static int token_mint_cmd(int argc, const char **argv)
 	rc = token_mint(k, &spec, now, &token);
 	if (rc)
 		die_fail(rc);
+	redact_register_mem(token.buf, token.len);
 	out_result(json_pack("{s:s, s:s, s:o}", "token", token.buf, "kid", k->kid,
 			     "expires", xjson_time(now + ttl)));
 	out_textf("%s\n", token.buf);

@@ -157,6 +157,7 @@ void jose_key_free(struct jose_key *k)
 	free(k->pool);
 	EVP_PKEY_free(k->pkey);
 	free_secret(k->secret, k->secret_len);
+	free(k->jwt_header);
 	free(k);
 }
 
@@ -279,6 +280,17 @@ int jose_thumbprint(json_t *jwk, char out[JOSE_KID_LEN + 1])
 	return 0;
 }
 
+static void set_jwt_header(struct jose_key *k)
+{
+	struct strbuf json = STRBUF_INIT, b64 = STRBUF_INIT;
+
+	strbuf_addf(&json, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"JWT\"}",
+		    jose_alg_name(k->alg), k->kid);
+	base64url_encode(&b64, json.buf, json.len);
+	k->jwt_header = strbuf_detach(&b64, NULL);
+	strbuf_release(&json);
+}
+
 static int set_kid(struct jose_key *k)
 {
 	json_t *jwk = public_jwk(k);
@@ -288,6 +300,8 @@ static int set_kid(struct jose_key *k)
 		return -EXIT_FAIL;
 	rc = jose_thumbprint(jwk, k->kid);
 	json_decref(jwk);
+	if (!rc)
+		set_jwt_header(k);
 	return rc;
 }
 
@@ -704,7 +718,7 @@ int jose_sign(const struct jose_key *k, const char *header, size_t hlen,
 		BUG("signing with a public key");
 	if (k->pkey && EVP_PKEY_get_size(k->pkey) > (int)sizeof(sig))
 		return fail(EXIT_FAIL, "key too large to sign with");
-	base64url_encode(out, header, hlen);
+	strbuf_add(out, header, hlen);
 	strbuf_addch(out, '.');
 	base64url_encode(out, payload, plen);
 	rc = sign_raw(k, out->buf + start, out->len - start, sig, &sig_len);

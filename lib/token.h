@@ -30,7 +30,12 @@ struct token_spec {
 	int64_t ttl;
 };
 
-/* Append a token for spec, signed with k, issued at now. */
+/*
+ * Append a token for spec, signed with k, issued at now. The caller
+ * registers it for redaction when it keeps it around: a service that
+ * mints for clients relies on the JWT pattern instead of keeping every
+ * token it ever minted.
+ */
 int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t now,
 	       struct strbuf *out);
 
@@ -69,8 +74,10 @@ int token_check(const struct keyset *ks, const char *jwt, size_t len,
 
 /*
  * What services call on every request: the keyset of keys_dir is cached
- * and reloaded when keyset.json changes (a stat per call). Thread-safe.
+ * and reloaded when keyset.json changes, which a stat at most every
+ * TOKEN_RELOAD_MS finds out. Thread-safe.
  */
+#define TOKEN_RELOAD_MS 100
 struct token_verifier;
 struct token_verifier *token_verifier_new(const char *keys_dir);
 void token_verifier_free(struct token_verifier *v);

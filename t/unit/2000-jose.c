@@ -118,16 +118,17 @@ static void test_rfc7515_a3(void)
 static void test_rfc8037_a4(void)
 {
 	const char *payload = vector_str("rfc8037_a4_eddsa", "payload");
-	const char *header = "{\"alg\":\"EdDSA\"}";
-	struct strbuf out = STRBUF_INIT;
+	struct strbuf out = STRBUF_INIT, header = STRBUF_INIT;
 	struct jose_key *k;
 
 	ok(!jose_key_from_jwk(vector("rfc8037_a4_eddsa", "jwk"), &k), "A.4: the Ed25519 JWK loads");
 	ok(k->has_private && k->alg == JOSE_EDDSA, "with its private key");
-	ok(!jose_sign(k, header, strlen(header), payload, strlen(payload), &out), "A.4: signs");
+	base64url_encode(&header, "{\"alg\":\"EdDSA\"}", 15);
+	ok(!jose_sign(k, header.buf, header.len, payload, strlen(payload), &out), "A.4: signs");
 	is_str(out.buf, vector_str("rfc8037_a4_eddsa", "jws"), "A.4: the JWS is reproduced exactly");
 	is_int(verify_jws(k, out.buf), 0, "A.4: and verifies");
 	strbuf_release(&out);
+	strbuf_release(&header);
 	jose_key_free(k);
 }
 
@@ -152,7 +153,7 @@ static void test_rfc7638(void)
 
 static void test_roundtrip(enum jose_alg alg)
 {
-	const char *name = jose_alg_name(alg), *header = "{\"alg\":\"x\"}";
+	const char *name = jose_alg_name(alg), *header = "eyJhbGciOiJ4In0";
 	struct strbuf pem = STRBUF_INIT, jws = STRBUF_INIT;
 	struct jose_key *k, *again, *pub;
 	json_t *jwk;
