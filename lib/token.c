@@ -210,20 +210,101 @@ int token_check_claims(json_t *claims, const struct token_want *want, int64_t no
 	return 0;
 }
 
+static bool plain(int c)
+{
+	return c >= ' ' && c <= '~' && c != '"' && c != '\\';
+}
+
+/* A string without escapes at *s, up to end; NULL when there is none. */
+static const char *plain_string(const char **s, const char *end, size_t *len)
+{
+	const char *start = *s + 1, *p = start;
+
+	if (**s != '"')
+		return NULL;
+	while (p < end && plain((unsigned char)*p))
+		p++;
+	if (p >= end || *p != '"')
+		return NULL;
+	*len = p - start;
+	*s = p + 1;
+	return start;
+}
+
+/* An integer of at most 15 digits, no leading zero; NULL when there is none. */
+static json_t *plain_integer(const char **s, const char *end)
+{
+	bool negative = **s == '-';
+	const char *p = *s + negative, *digits = p;
+	int64_t n = 0;
+
+	while (p < end && *p >= '0' && *p <= '9' && p - digits < 16)
+		n = n * 10 + (*p++ - '0');
+	if (p == digits || p - digits > 15 || (*digits == '0' && p - digits > 1))
+		return NULL;
+	*s = p;
+	return json_integer(negative ? -n : n);
+}
+
+/*
+ * The claims nimbus mints are a flat object of plain strings and
+ * integers. Build the json_t of such a text directly: jansson's parser
+ * costs a fifth of an RS256 verification. Anything else (blanks,
+ * escapes, non-ASCII, reals, literals, nested values, duplicate names)
+ * is NULL, and then jansson parses it, so the two never disagree.
+ */
+static json_t *flat_object(const char *s, size_t len)
+{
+	const char *end = s + len - 1;
+	json_t *obj, *v;
+
+	if (len < 2 || *s != '{' || *end != '}')
+		return NULL;
+	obj = json_object();
+	if (++s == end)
+		return obj;
+	for (;;) {
+		size_t klen, vlen;
+		const char *k = plain_string(&s, end, &klen), *str;
+
+		if (!k || s >= end || *s++ != ':' || s >= end || json_object_getn(obj, k, klen))
+			break;
+		if (*s == '"')
+			v = (str = plain_string(&s, end, &vlen)) ? json_stringn_nocheck(str, vlen) : NULL;
+		else
+			v = plain_integer(&s, end);
+		if (!v || json_object_setn_new_nocheck(obj, k, klen, v))
+			break;
+		if (s == end)
+			return obj;
+		if (*s++ != ',')
+			break;
+	}
+	json_decref(obj);
+	return NULL;
+}
+
+json_t *token_parse_object(const char *s, size_t len)
+{
+	json_t *v = flat_object(s, len);
+
+	if (!v && (v = json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL)) && !json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
 /* Decode a segment and parse it as a JSON object. */
 static json_t *segment_json(const char *s, size_t len, const char *what)
 {
 	struct strbuf sb = STRBUF_INIT;
-	json_error_t err;
 	json_t *v = NULL;
 
 	if (base64url_decode(&sb, s, len))
 		fail(EXIT_REJECTED, "malformed token: the %s is not base64url", what);
-	else if (!(v = json_loadb(sb.buf, sb.len, JSON_REJECT_DUPLICATES, &err)) || !json_is_object(v)) {
-		json_decref(v);
-		v = NULL;
+	else if (!(v = token_parse_object(sb.buf, sb.len)))
 		fail(EXIT_REJECTED, "malformed token: the %s is not a JSON object", what);
-	}
 	strbuf_release(&sb);
 	return v;
 }

@@ -65,6 +65,8 @@ void token_claims_release(struct token_claims *c);
 /* Whether the claims grant action on org. */
 bool token_allows(const struct token_claims *c, const char *action, const char *org);
 
+/* A JSON object (a token's header or claims), duplicate names refused; or NULL. */
+json_t *token_parse_object(const char *s, size_t len);
 /* Check the claims alone: time window at now, issuer, audience, scopes. */
 int token_check_claims(json_t *claims, const struct token_want *want, int64_t now,
 		       struct token_claims *out);
