@@ -73,15 +73,16 @@ static void open_locked(struct keydir *kd, struct keyset *ks)
 		die_fail(rc);
 }
 
-static void open_readonly(struct keydir *kd, struct keyset *ks)
+/* The keyset, read without the lock; no keys.dir yet is an empty one. */
+static void load_keyset(struct keyset *ks)
 {
-	int rc = keydir_open(kd, cfg_str("keys.dir"), false);
+	struct keydir kd;
+	int rc = keydir_open(&kd, cfg_str("keys.dir"), false);
 
-	if (rc == -EXIT_NOTFOUND)
-		return; /* no keys yet: an empty keyset */
 	if (!rc)
-		rc = keydir_load(kd, ks, NULL);
-	if (rc)
+		rc = keydir_load(&kd, ks, NULL);
+	keydir_close(&kd);
+	if (rc && rc != -EXIT_NOTFOUND)
 		die_fail(rc);
 }
 
@@ -93,14 +94,6 @@ static void save_and_close(struct keydir *kd, struct keyset *ks, int64_t now)
 		die_fail(rc);
 	keydir_remove_retired(kd, ks);
 	keydir_close(kd);
-}
-
-static json_t *key_json(const struct keyset_key *e)
-{
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
-			 "kid", e->key->kid, "alg", jose_alg_name(e->key->alg),
-			 "state", key_state_name(e->state), "created", xjson_time(e->created),
-			 "activated", xjson_time(e->activated), "retired", xjson_time(e->retired));
 }
 
 /*
@@ -136,7 +129,7 @@ static void add_key(struct jose_key *k, int64_t delay, bool delay_given)
 	save_and_close(&kd, &ks, now);
 	e = keyset_find(&ks, k->kid, strlen(k->kid));
 	log_debug("key %s (%s) is %s", k->kid, jose_alg_name(k->alg), key_state_name(e->state));
-	out_result(key_json(e));
+	out_result(keyset_key_json(e));
 	out_textf("%s\n", k->kid);
 	keyset_release(&ks);
 }
@@ -202,18 +195,16 @@ static int key_import(int argc, const char **argv)
 static int key_list(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_JSON(), OPT_END() };
-	struct keydir kd = { -1, NULL };
 	struct keyset ks = KEYSET_INIT;
 	json_t *list = json_array();
 
 	argc = parse_options(argc, argv, options, key_list_usage, 0);
 	if (argc)
 		usage_msg(key_list_usage, options, "too many arguments");
-	open_readonly(&kd, &ks);
-	keydir_close(&kd);
+	load_keyset(&ks);
 	keyset_states(&ks, now_s());
 	for (size_t i = 0; i < ks.nr; i++)
-		json_array_append_new(list, key_json(&ks.keys[i]));
+		json_array_append_new(list, keyset_key_json(&ks.keys[i]));
 	out_result(list);
 	keyset_release(&ks);
 	return 0;
@@ -222,7 +213,6 @@ static int key_list(int argc, const char **argv)
 static int key_jwks(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_END() };
-	struct keydir kd = { -1, NULL };
 	struct keyset ks = KEYSET_INIT;
 	json_t *doc;
 	char *text;
@@ -230,8 +220,7 @@ static int key_jwks(int argc, const char **argv)
 	argc = parse_options(argc, argv, options, key_jwks_usage, 0);
 	if (argc)
 		usage_msg(key_jwks_usage, options, "too many arguments");
-	open_readonly(&kd, &ks);
-	keydir_close(&kd);
+	load_keyset(&ks);
 	doc = keyset_jwks(&ks);
 	if (!doc)
 		die_fail(-EXIT_FAIL);

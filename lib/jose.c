@@ -595,6 +595,8 @@ static int oct_from_jwk(json_t *jwk, struct jose_key **out)
 	key->secret_len = k.len;
 	key->secret = (unsigned char *)strbuf_detach(&k, NULL);
 	rc = jose_thumbprint(jwk, key->kid);
+	if (!rc)
+		set_jwt_header(key);
 	if (rc) {
 		jose_key_free(key);
 		return rc;

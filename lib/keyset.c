@@ -142,22 +142,30 @@ json_t *keyset_jwks(const struct keyset *ks)
 	return json_pack("{s:o}", "keys", keys);
 }
 
+json_t *keyset_key_json(const struct keyset_key *e)
+{
+	json_t *v = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
+			      "kid", e->key->kid, "alg", jose_alg_name(e->key->alg),
+			      "state", key_state_name(e->state), "created", xjson_time(e->created),
+			      "activated", xjson_time(e->activated), "retired", xjson_time(e->retired));
+
+	if (!v)
+		die("out of memory");
+	return v;
+}
+
 void keyset_format(const struct keyset *ks, struct strbuf *out)
 {
 	json_t *keys = json_array(), *doc;
 	char *text;
 
 	for (size_t i = 0; i < ks->nr; i++) {
-		const struct keyset_key *e = &ks->keys[i];
-		json_t *jwk = jose_key_jwk(e->key);
+		json_t *entry = keyset_key_json(&ks->keys[i]), *jwk = jose_key_jwk(ks->keys[i].key);
 
 		if (!jwk)
 			die_fail(-EXIT_FAIL);
-		json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
-			"kid", e->key->kid, "alg", jose_alg_name(e->key->alg),
-			"state", key_state_name(e->state), "created", xjson_time(e->created),
-			"activated", xjson_time(e->activated), "retired", xjson_time(e->retired),
-			"jwk", jwk));
+		json_object_set_new(entry, "jwk", jwk);
+		json_array_append_new(keys, entry);
 	}
 	doc = json_pack("{s:o}", "keys", keys);
 	text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;

@@ -52,6 +52,8 @@ void keyset_release(struct keyset *ks);
 /* Parse keyset.json (name is for messages); -EXIT_FAIL when malformed. */
 int keyset_parse(struct keyset *ks, const char *text, size_t len, const char *name);
 void keyset_format(const struct keyset *ks, struct strbuf *out);
+/* A key's id, algorithm, state and times (keyset.json's entry less the JWK). */
+json_t *keyset_key_json(const struct keyset_key *e);
 /* Add the public half of k. */
 int keyset_add(struct keyset *ks, const struct jose_key *k, int64_t created, int64_t activated);
 /* Set each key's state and superseded time as of now. */
