@@ -791,7 +791,8 @@ int jose_verify(struct jose_key *k, const char *input, size_t len,
 		     EVP_DigestFinal_ex(c->md, md, NULL) == 1;
 		if (ok && k->alg == JOSE_ES256) {
 			der_len = raw_to_der(sig, der);
-			ok = der_len > 0 && EVP_PKEY_verify(c->pk, der, der_len, md, sizeof(md));
+			/* 1 only: an error is -1, which must not pass */
+			ok = der_len > 0 ? EVP_PKEY_verify(c->pk, der, der_len, md, sizeof(md)) : 0;
 		} else if (ok) {
 			ok = EVP_PKEY_verify(c->pk, sig, sig_len, md, sizeof(md));
 		}
