@@ -6,9 +6,7 @@ load lib/common
 load lib/jwt
 
 setup() {
-	common_setup
-	require_cmd jq openssl basenc
-	KEYS=$BATS_TEST_TMPDIR/keys
+	keys_setup
 }
 
 # The header or payload of a JWT, decoded.

@@ -9,9 +9,7 @@ load lib/common
 load lib/jwt
 
 setup() {
-	common_setup
-	require_cmd jq openssl basenc
-	KEYS=$BATS_TEST_TMPDIR/keys
+	keys_setup
 	LOG=$BATS_TEST_TMPDIR/stderr.log
 	SECRETS=$BATS_TEST_TMPDIR/secrets
 	: > "$LOG"

@@ -1,6 +1,13 @@
 # Helpers for the key and token tests: crafting JWTs by hand with the
 # openssl command, to present nimbus with tokens it would never mint.
 
+# setup() of the key and token tests: keys.dir is $KEYS.
+keys_setup() {
+	common_setup
+	require_cmd jq openssl basenc
+	KEYS=$BATS_TEST_TMPDIR/keys
+}
+
 b64url() {
 	basenc --base64url -w0 | tr -d '='
 }

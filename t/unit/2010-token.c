@@ -68,6 +68,24 @@ static void refused(const struct keyset *ks, const char *jwt, const struct token
 	   rc ? fail_message() : "accepted");
 }
 
+/* Expect valid claims under the header fmt, signed with k, to be refused. */
+static void PRINTF(6, 7) forged_refused(const struct keyset *ks, const struct jose_key *k,
+					const struct token_want *want, const char *why,
+					const char *what, const char *fmt, ...)
+{
+	struct strbuf hdr = STRBUF_INIT;
+	va_list ap;
+	char *t;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&hdr, fmt, ap);
+	va_end(ap);
+	t = forge(k, hdr.buf, "{\"iss\":\"nimbus\",\"aud\":\"cache\",\"exp\":1900000000}");
+	refused(ks, t, want, T0, why, what);
+	free(t);
+	strbuf_release(&hdr);
+}
+
 static void test_states(void)
 {
 	struct jose_key *a = generate(JOSE_EDDSA), *b = generate(JOSE_ES256);
@@ -231,40 +249,22 @@ static void test_attacks(enum jose_alg alg)
 		base64url_encode(&sb, pub, strlen(pub));
 		oct = json_pack("{s:s, s:s}", "kty", "oct", "k", sb.buf);
 		ok(!jose_key_from_jwk(oct, &hmac), "an HMAC key from the public key");
-		strbuf_reset(&hdr);
-		strbuf_addf(&hdr, "{\"alg\":\"HS256\",\"kid\":\"%s\"}", k->kid);
-		t = forge(hmac, hdr.buf, "{\"iss\":\"nimbus\",\"aud\":\"cache\",\"exp\":1900000000}");
-		refused(&ks, t, &want, T0, "HS256", "HS256 keyed with the public key");
-		free(t);
+		forged_refused(&ks, hmac, &want, "HS256", "HS256 keyed with the public key",
+			       "{\"alg\":\"HS256\",\"kid\":\"%s\"}", k->kid);
 		jose_key_free(hmac);
 		json_decref(oct);
 		free(pub);
 	}
 	json_decref(jwk);
 
-	/* another algorithm named for this key */
-	strbuf_reset(&hdr);
-	strbuf_addf(&hdr, "{\"alg\":\"%s\",\"kid\":\"%s\"}", alg == JOSE_EDDSA ? "RS256" : "EdDSA", k->kid);
-	t = forge(k, hdr.buf, "{\"iss\":\"nimbus\",\"aud\":\"cache\",\"exp\":1900000000}");
-	refused(&ks, t, &want, T0, "does not match", "an algorithm that is not the key's");
-	free(t);
-
-	/* a kid the keyset lacks, a kid with another key's signature */
-	strbuf_reset(&hdr);
-	strbuf_addf(&hdr, "{\"alg\":\"%s\",\"kid\":\"%s\"}", name, other->kid);
-	t = forge(k, hdr.buf, "{\"iss\":\"nimbus\",\"aud\":\"cache\",\"exp\":1900000000}");
-	refused(&ks, t, &want, T0, "bad signature", "signed by one key, claiming another");
-	free(t);
-	strbuf_reset(&hdr);
-	strbuf_addf(&hdr, "{\"alg\":\"%s\",\"kid\":\"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k\"}", name);
-	t = forge(k, hdr.buf, "{\"iss\":\"nimbus\",\"aud\":\"cache\",\"exp\":1900000000}");
-	refused(&ks, t, &want, T0, "unknown kid", "an unknown kid");
-	free(t);
-	strbuf_reset(&hdr);
-	strbuf_addf(&hdr, "{\"alg\":\"%s\",\"kid\":\"%s\",\"crit\":[\"b64\"],\"b64\":false}", name, k->kid);
-	t = forge(k, hdr.buf, "{\"iss\":\"nimbus\",\"aud\":\"cache\",\"exp\":1900000000}");
-	refused(&ks, t, &want, T0, "crit", "a crit header");
-	free(t);
+	forged_refused(&ks, k, &want, "does not match", "an algorithm that is not the key's",
+		       "{\"alg\":\"%s\",\"kid\":\"%s\"}", alg == JOSE_EDDSA ? "RS256" : "EdDSA", k->kid);
+	forged_refused(&ks, k, &want, "bad signature", "signed by one key, claiming another",
+		       "{\"alg\":\"%s\",\"kid\":\"%s\"}", name, other->kid);
+	forged_refused(&ks, k, &want, "unknown kid", "an unknown kid",
+		       "{\"alg\":\"%s\",\"kid\":\"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k\"}", name);
+	forged_refused(&ks, k, &want, "crit", "a crit header",
+		       "{\"alg\":\"%s\",\"kid\":\"%s\",\"crit\":[\"b64\"],\"b64\":false}", name, k->kid);
 
 	/* the time window, with the 60 s allowance */
 	refused(&ks, jwt, &want, T0 + 900 + 60, "expired", "expired");
