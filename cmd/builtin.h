@@ -5,7 +5,9 @@
 int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
+int cmd_key(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
+int cmd_token(int argc, const char **argv);
 
 #endif

@@ -17,8 +17,10 @@ static const struct cmd_struct commands[] = {
 	{ "config", cmd_config, "show the effective configuration" },
 	{ "db", cmd_db, "migrate the store and show its schema version" },
 	{ "help", cmd_help, "show the commands, or a command's usage" },
+	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
 	{ "serve", cmd_serve, "run the HTTP services" },
+	{ "token", cmd_token, "mint and verify scoped tokens" },
 };
 
 static const char *const nimbus_usage[] = {

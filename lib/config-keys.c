@@ -89,6 +89,14 @@ static int check_absolute(const char *v, struct strbuf *err)
 	return -1;
 }
 
+static int check_issuer(const char *v, struct strbuf *err)
+{
+	if (*v)
+		return 0;
+	strbuf_addstr(err, "must not be empty");
+	return -1;
+}
+
 const struct cfg_key cfg_keys[] = {
 	{ .name = "core.holder", .type = CFG_STRING,
 	  .help = "lease holder name (default: the host name)" },
@@ -96,6 +104,8 @@ const struct cfg_key cfg_keys[] = {
 	  .check = check_absolute, .help = "per-boot state: VM records, sockets" },
 	{ .name = "core.state_dir", .type = CFG_PATH, .def_fn = default_state_dir,
 	  .check = check_absolute, .help = "durable state" },
+	{ .name = "keys.activate_after", .type = CFG_SECONDS, .def = "300", .min = 0, .max = 86400,
+	  .help = "delay before a rotated key signs; the JWKS max-age" },
 	{ .name = "keys.dir", .type = CFG_PATH, .def_fn = default_keys_dir,
 	  .help = "signing keys" },
 	{ .name = "log.format", .type = CFG_ENUM, .def = "text", .choices = "text|json",
@@ -120,6 +130,14 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "PostgreSQL connect timeout" },
 	{ .name = "store.url", .type = CFG_URL, .def_fn = default_store_url,
 	  .check = check_store_url, .help = "the metadata store" },
+	{ .name = "token.issuer", .type = CFG_STRING, .def = "nimbus", .check = check_issuer,
+	  .help = "the iss claim of minted tokens, required of verified ones" },
+	{ .name = "token.max_ttl", .type = CFG_SECONDS, .def = "3600", .min = 1, .max = 31 * 86400,
+	  .help = "longest lifetime of a minted token" },
+	{ .name = "token.mint_burst", .type = CFG_INT, .def = "20", .min = 1, .max = 1000000,
+	  .help = "tokens an org may mint at once above token.mint_rate" },
+	{ .name = "token.mint_rate", .type = CFG_RATE, .def = "10/s",
+	  .help = "tokens an org may mint, sustained" },
 };
 
 const size_t cfg_keys_nr = ARRAY_SIZE(cfg_keys);
