@@ -6,6 +6,7 @@ int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
 int cmd_key(int argc, const char **argv);
+int cmd_ratelimit(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);

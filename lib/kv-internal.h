@@ -13,6 +13,13 @@ struct kv_ops {
 	int (*claim)(struct kv *kv, const char *key, int64_t ttl_seconds);
 	int (*incr)(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds,
 		    int64_t *value);
+	/*
+	 * GCRA in microseconds: admit when the new theoretical arrival time
+	 * is within tau of now. *ahead is that time minus now afterwards
+	 * (admitted) or as it stands (limited).
+	 */
+	int (*gcra)(struct kv *kv, const char *key, int64_t interval, int64_t tau, int64_t cost,
+		    int64_t *ahead);
 };
 
 /* The part every driver's handle starts with. */

@@ -15,6 +15,7 @@
  */
 #define CLAIM_PREFIX "nimbus:claim:"
 #define COUNTER_PREFIX "nimbus:count:"
+#define BUCKET_PREFIX "nimbus:rate:"
 
 struct kv_redis {
 	struct kv base;
@@ -28,6 +29,23 @@ struct kv_redis {
 static const char incr_script[] =
 	"redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2])\n"
 	"return redis.call('INCRBY', KEYS[1], ARGV[1])\n";
+
+/*
+ * GCRA on Redis' clock, in microseconds (exact in a Lua number until
+ * 2255). ARGV: interval, tau, cost. Returns {admitted, ahead}.
+ */
+static const char gcra_script[] =
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+	"local interval, tau, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local tat = tonumber(redis.call('GET', KEYS[1]) or 0)\n"
+	"if tat < now then tat = now end\n"
+	"local new = tat + interval * cost\n"
+	"if new - tau > now then return {0, tat - now} end\n"
+	"if cost > 0 then\n"
+	"  redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000))\n"
+	"end\n"
+	"return {1, new - now}\n";
 
 static struct kv_redis *kr(struct kv *kv)
 {
@@ -218,6 +236,34 @@ static int kr_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl, i
 	return rc;
 }
 
+static int kr_gcra(struct kv *kv, const char *key, int64_t interval, int64_t tau, int64_t cost,
+		   int64_t *ahead)
+{
+	struct kv_redis *r = kr(kv);
+	char *k = xstrfmt(BUCKET_PREFIX "%s", key), i[24], t[24], c[24];
+	const char *argv[] = { NULL, NULL, "1", k, i, t, c };
+	redisReply *reply;
+	int rc;
+
+	xsnprintf(i, sizeof(i), "%" PRId64, interval);
+	xsnprintf(t, sizeof(t), "%" PRId64, tau);
+	xsnprintf(c, sizeof(c), "%" PRId64, cost);
+	rc = eval(r, gcra_script, ARRAY_SIZE(argv), argv, &reply);
+	free(k);
+	if (rc)
+		return rc;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_INTEGER &&
+	    reply->element[1]->type == REDIS_REPLY_INTEGER) {
+		rc = reply->element[0]->integer == 1;
+		*ahead = reply->element[1]->integer;
+	} else {
+		rc = fail(EXIT_FAIL, "Redis at %s: unexpected answer to the rate-limit script", r->shown);
+	}
+	freeReplyObject(reply);
+	return rc;
+}
+
 static void kr_close(struct kv *kv)
 {
 	struct kv_redis *r = kr(kv);
@@ -234,6 +280,7 @@ static const struct kv_ops redis_ops = {
 	.close = kr_close,
 	.claim = kr_claim,
 	.incr = kr_incr,
+	.gcra = kr_gcra,
 };
 
 int kv_redis_open(struct kv **out, const char *url)

@@ -40,6 +40,12 @@ static int ks_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl, i
 	return sweep_after(ks(kv), store_kv_incr(ks(kv)->st, key, delta, ttl, value));
 }
 
+static int ks_gcra(struct kv *kv, const char *key, int64_t interval, int64_t tau, int64_t cost,
+		   int64_t *ahead)
+{
+	return sweep_after(ks(kv), store_kv_gcra(ks(kv)->st, key, interval, tau, cost, ahead));
+}
+
 static void ks_close(struct kv *kv)
 {
 	if (ks(kv)->own_store)
@@ -52,6 +58,7 @@ static const struct kv_ops store_ops = {
 	.close = ks_close,
 	.claim = ks_claim,
 	.incr = ks_incr,
+	.gcra = ks_gcra,
 };
 
 int kv_store_open(struct kv **out, struct store *st)

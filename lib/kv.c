@@ -62,3 +62,36 @@ int kv_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds, 
 	check_ttl(ttl_seconds);
 	return rc ? rc : kv->ops->incr(kv, key, delta, ttl_seconds, value);
 }
+
+int kv_ratelimit(struct kv *kv, const char *key, const struct rate *rate, int64_t burst,
+		 int64_t cost, struct kv_limit *res)
+{
+	/* Microseconds: rates above a million per second admit everything. */
+	int64_t interval = rate->period * 1000000 / (int64_t)rate->count, tau, ahead;
+	int rc = check_key(key);
+
+	if (rc)
+		return rc;
+	if (burst < 1 || burst > 1000000000)
+		return fail(EXIT_USAGE, "a burst is 1 to 1000000000, not %" PRId64, burst);
+	if (cost < 0 || cost > burst)
+		return fail(EXIT_USAGE, "a cost of %" PRId64 " can never pass a burst of %" PRId64,
+			    cost, burst);
+	if (interval < 1)
+		interval = 1;
+	tau = interval * burst;
+	rc = kv->ops->gcra(kv, key, interval, tau, cost, &ahead);
+	if (rc < 0)
+		return rc;
+	if (ahead < 0)
+		ahead = 0;
+	res->reset_ms = (ahead + 999) / 1000;
+	if (rc) {
+		res->retry_after_ms = 0;
+		res->remaining = (tau - ahead) / interval;
+	} else {
+		res->retry_after_ms = (ahead + interval * cost - tau + 999) / 1000;
+		res->remaining = 0;
+	}
+	return rc;
+}

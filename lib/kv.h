@@ -1,6 +1,7 @@
 #ifndef KV_H
 #define KV_H
 
+#include "parse-num.h"
 #include "store.h"
 
 /*
@@ -40,5 +41,19 @@ int kv_claim(struct kv *kv, const char *key, int64_t ttl_seconds);
  * later increments keep that expiry.
  */
 int kv_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds, int64_t *value);
+
+/*
+ * Rate limits, by the generic cell rate algorithm: the bucket key admits
+ * rate->count per rate->period seconds, in bursts of up to burst. Taking
+ * cost returns 1 when admitted, 0 when limited; cost 0 only looks. *res
+ * says what is left and when to come back. cost above burst is refused.
+ */
+struct kv_limit {
+	int64_t retry_after_ms;	/* limited: wait this long before cost is admitted */
+	int64_t remaining;	/* how many more would be admitted now */
+	int64_t reset_ms;	/* until the bucket is full again */
+};
+int kv_ratelimit(struct kv *kv, const char *key, const struct rate *rate, int64_t burst,
+		 int64_t cost, struct kv_limit *res);
 
 #endif

@@ -29,6 +29,8 @@ struct store_ops {
 	int (*kv_incr)(struct store *st, const char *key, int64_t delta, int64_t ttl_seconds,
 		       int64_t *value);
 	int (*kv_sweep)(struct store *st, int limit);
+	int (*kv_gcra)(struct store *st, const char *key, int64_t interval, int64_t tau,
+		       int64_t cost, int64_t *ahead);
 };
 
 /* The part every driver's handle starts with. */

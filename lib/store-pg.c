@@ -17,6 +17,8 @@
 
 /* pg_advisory_xact_lock key of schema migrations ("nimbus" in ASCII). */
 #define SCHEMA_LOCK_KEY "121399085790579"
+/* statement_timestamp(): one value for the whole statement. */
+#define PG_NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 
 struct pg_store {
 	struct store base;
@@ -269,8 +271,10 @@ static int pg_kv_sweep(struct store *st, int limit)
 		"WITH a AS (DELETE FROM kv_claims WHERE key IN (SELECT key FROM kv_claims "
 		"WHERE expires_at <= statement_timestamp() LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING 1), "
 		"b AS (DELETE FROM kv_counters WHERE key IN (SELECT key FROM kv_counters "
-		"WHERE expires_at <= statement_timestamp() LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING 1) "
-		"SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)";
+		"WHERE expires_at <= statement_timestamp() LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING 1), "
+		"c AS (DELETE FROM kv_buckets WHERE key IN (SELECT key FROM kv_buckets "
+		"WHERE tat <= " PG_NOW_US " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING 1) "
+		"SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM c)";
 	char l[16];
 	int64_t n;
 	int rc;
@@ -278,6 +282,40 @@ static int pg_kv_sweep(struct store *st, int limit)
 	xsnprintf(l, sizeof(l), "%d", limit);
 	rc = pg_query_int64(pg(st), sql, 1, (const char *[]){ l }, &n);
 	return rc ? rc : (int)n;
+}
+
+/* As sq_kv_gcra(): take in one statement, read only to say how far ahead. */
+static int pg_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t tau,
+		      int64_t cost, int64_t *ahead)
+{
+	static const char take_sql[] =
+		"INSERT INTO kv_buckets AS b (key, tat) VALUES ($1, " PG_NOW_US " + $2::bigint * $4::bigint) "
+		"ON CONFLICT (key) DO UPDATE SET "
+		"tat = greatest(b.tat, " PG_NOW_US ") + $2::bigint * $4::bigint "
+		"WHERE greatest(b.tat, " PG_NOW_US ") + $2::bigint * $4::bigint - $3::bigint <= " PG_NOW_US
+		" RETURNING tat - " PG_NOW_US;
+	static const char peek_sql[] = "SELECT tat - " PG_NOW_US " FROM kv_buckets WHERE key = $1";
+	struct pg_store *p = pg(st);
+	char i[24], t[24], c[24];
+	PGresult *res;
+	int rc;
+
+	if (cost) {
+		xsnprintf(i, sizeof(i), "%" PRId64, interval);
+		xsnprintf(t, sizeof(t), "%" PRId64, tau);
+		xsnprintf(c, sizeof(c), "%" PRId64, cost);
+		rc = pg_query(p, take_sql, 4, (const char *[]){ key, i, t, c }, &res);
+		if (rc)
+			return rc;
+		rc = PQntuples(res) == 1;
+		if (rc && parse_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, ahead))
+			rc = fail(EXIT_FAIL, "postgres: '%s' is not an integer", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (rc)
+			return rc;
+	}
+	rc = pg_query_int64(p, peek_sql, 1, (const char *[]){ key }, ahead);
+	return rc ? rc : cost == 0;
 }
 
 static const struct store_ops pg_ops = {
@@ -293,6 +331,7 @@ static const struct store_ops pg_ops = {
 	.kv_claim = pg_kv_claim,
 	.kv_incr = pg_kv_incr,
 	.kv_sweep = pg_kv_sweep,
+	.kv_gcra = pg_kv_gcra,
 };
 
 /* PORT or PORT,PORT... for several hosts; an empty one is the default. */

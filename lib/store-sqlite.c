@@ -13,6 +13,7 @@
  * clock; 'now' is the same everywhere within one statement.
  */
 #define NOW_MS "CAST(round((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+#define NOW_US "(" NOW_MS " * 1000)"
 
 struct sq_stmt {
 	const char *sql;	/* the cache key: a string with static storage */
@@ -236,6 +237,8 @@ static int sq_kv_sweep(struct store *st, int limit)
 		"(SELECT key FROM kv_claims WHERE expires_at <= " NOW_MS " LIMIT ?1)",
 		"DELETE FROM kv_counters WHERE key IN "
 		"(SELECT key FROM kv_counters WHERE expires_at <= " NOW_MS " LIMIT ?1)",
+		"DELETE FROM kv_buckets WHERE key IN "
+		"(SELECT key FROM kv_buckets WHERE tat <= " NOW_US " LIMIT ?1)",
 	};
 	struct sq_store *s = sq(st);
 	int deleted = 0;
@@ -253,6 +256,36 @@ static int sq_kv_sweep(struct store *st, int limit)
 	return deleted;
 }
 
+/*
+ * One statement takes cost when the bucket allows it; when it did not
+ * (no row came back), a read says how far ahead the bucket is.
+ */
+static int sq_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t tau,
+		      int64_t cost, int64_t *ahead)
+{
+	static const char take_sql[] =
+		"INSERT INTO kv_buckets (key, tat) VALUES (?1, " NOW_US " + ?2 * ?4) "
+		"ON CONFLICT (key) DO UPDATE SET tat = max(kv_buckets.tat, " NOW_US ") + ?2 * ?4 "
+		"WHERE max(kv_buckets.tat, " NOW_US ") + ?2 * ?4 - ?3 <= " NOW_US " "
+		"RETURNING tat - " NOW_US;
+	static const char peek_sql[] = "SELECT tat - " NOW_US " FROM kv_buckets WHERE key = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = 0;
+
+	if (cost) {
+		rc = sq_stmt(s, take_sql, &stmt, "tiii", key, interval, tau, cost);
+		if (!rc)
+			rc = sq_step(s, stmt, ahead);
+		if (rc)
+			return rc;
+	}
+	rc = sq_stmt(s, peek_sql, &stmt, "t", key);
+	if (!rc)
+		rc = sq_int64(s, stmt, ahead);
+	return rc ? rc : cost == 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -266,6 +299,7 @@ static const struct store_ops sqlite_ops = {
 	.kv_claim = sq_kv_claim,
 	.kv_incr = sq_kv_incr,
 	.kv_sweep = sq_kv_sweep,
+	.kv_gcra = sq_kv_gcra,
 };
 
 /* mkdir -p for the directories above path, each new one 0700. */

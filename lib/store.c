@@ -232,3 +232,9 @@ int store_kv_sweep(struct store *st, int limit)
 {
 	return st->ops->kv_sweep(st, limit);
 }
+
+int store_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t tau, int64_t cost,
+		  int64_t *ahead)
+{
+	return st->ops->kv_gcra(st, key, interval, tau, cost, ahead);
+}

@@ -79,5 +79,8 @@ int store_kv_claim(struct store *st, const char *key, int64_t ttl_seconds);
 int store_kv_incr(struct store *st, const char *key, int64_t delta, int64_t ttl_seconds,
 		  int64_t *value);
 int store_kv_sweep(struct store *st, int limit);
+/* GCRA for kv_ratelimit(): 1 admitted, 0 limited (kv-internal.h). */
+int store_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t tau, int64_t cost,
+		  int64_t *ahead);
 
 #endif

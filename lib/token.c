@@ -89,18 +89,19 @@ int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t 
 	return rc;
 }
 
-int token_mint_ratelimit(const char *org)
+int token_mint_ratelimit(struct kv *kv, const char *org)
 {
 	struct rate rate = cfg_rate("token.mint_rate");
-	int64_t burst = cfg_int("token.mint_burst");
+	struct kv_limit lim;
+	char *key = xstrfmt("token-mint:%s", org);
+	int rc = kv_ratelimit(kv, key, &rate, cfg_int("token.mint_burst"), 1, &lim);
 
-	/*
-	 * The bucket lives in the kv, shared by every host; the kv lands
-	 * separately and this check is connected to it then. Until then
-	 * nothing is counted.
-	 */
-	log_trace("mint rate limit of %s: %" PRIu64 " per %" PRId64 "s, burst %" PRId64 " (not enforced: no kv)",
-		  org, rate.count, rate.period, burst);
+	free(key);
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		return fail(EXIT_BUSY, "mint rate of org %s exceeded; retry in %" PRId64 " ms", org,
+			    lim.retry_after_ms);
 	return 0;
 }
 

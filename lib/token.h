@@ -2,6 +2,7 @@
 #define TOKEN_H
 
 #include "keyset.h"
+#include "kv.h"
 
 /*
  * nimbus tokens (DESIGN §4): JWS compact JWTs signed with the current key
@@ -44,7 +45,7 @@ int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t 
  * token.mint_burst, shared by every host through the kv. -EXIT_BUSY when
  * org has minted too much.
  */
-int token_mint_ratelimit(const char *org);
+int token_mint_ratelimit(struct kv *kv, const char *org);
 
 struct token_want {
 	const char *iss;		/* required issuer, or NULL */

@@ -1,0 +1,8 @@
+-- Rate-limit buckets (GCRA): the theoretical arrival time of the next
+-- request, in microseconds since the epoch. A bucket whose tat has
+-- passed is full, the same as a missing one.
+CREATE TABLE kv_buckets (
+	key TEXT PRIMARY KEY,
+	tat INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX kv_buckets_tat ON kv_buckets (tat);
