@@ -6,6 +6,7 @@ static int digits_u64(const char *s, const char **end, uint64_t *out)
 	uint64_t v = 0;
 	const char *p = s;
 
+	*end = p;
 	if (*p < '0' || *p > '9') {
 		errno = EINVAL;
 		return -1;

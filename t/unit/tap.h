@@ -10,7 +10,7 @@ static int tap_n, tap_failed;
 #define is_str(got, want, ...) tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 #define is_int(got, want, ...) tap_is_int((int64_t)(got), (int64_t)(want), __FILE__, __LINE__, __VA_ARGS__)
 
-static void PRINTF(4, 5) tap_ok(int pass, const char *file, int line, const char *fmt, ...)
+static void UNUSED PRINTF(4, 5) tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -25,8 +25,8 @@ static void PRINTF(4, 5) tap_ok(int pass, const char *file, int line, const char
 	}
 }
 
-static void PRINTF(5, 6) tap_is_str(const char *got, const char *want, const char *file, int line,
-				    const char *fmt, ...)
+static void UNUSED PRINTF(5, 6) tap_is_str(const char *got, const char *want, const char *file, int line,
+					   const char *fmt, ...)
 {
 	int pass = (!got && !want) || (got && want && !strcmp(got, want));
 	va_list ap;
@@ -43,8 +43,8 @@ static void PRINTF(5, 6) tap_is_str(const char *got, const char *want, const cha
 	}
 }
 
-static void PRINTF(5, 6) tap_is_int(int64_t got, int64_t want, const char *file, int line,
-				    const char *fmt, ...)
+static void UNUSED PRINTF(5, 6) tap_is_int(int64_t got, int64_t want, const char *file, int line,
+					   const char *fmt, ...)
 {
 	va_list ap;
 
