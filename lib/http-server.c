@@ -670,11 +670,15 @@ int http_server_stop(struct http_server *srv, int64_t grace_ms)
 	int64_t deadline = mono_ms() + grace_ms;
 	int left;
 
-	atomic_store(&srv->stopping, true);
 	MHD_quiesce_daemon(srv->mhd);
 	adopt_backlog(srv);
 	/* refuse new connections; MHD wants the descriptor open until it stops */
 	shutdown(srv->listen_fd, SHUT_RDWR);
+	/*
+	 * Only now may replies say Connection: close: a client told so earlier
+	 * reconnects at once, into a backlog that the shutdown resets.
+	 */
+	atomic_store(&srv->stopping, true);
 	while ((left = close_idle(srv)) && mono_ms() < deadline)
 		sleep_ms(10);
 	MHD_stop_daemon(srv->mhd);
