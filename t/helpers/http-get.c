@@ -41,11 +41,12 @@ int main(int argc, const char **argv)
 	req.unix_socket = unix_socket;
 	c = http_client_new();
 	rc = http_client_do(c, &req, &resp);
-	if (rc)
-		return report_fail(rc);
-	printf("%ld\n%s", resp.status, resp.body.buf);
+	if (!rc)
+		printf("%ld\n%s", resp.status, resp.body.buf);
 	http_client_response_release(&resp);
 	http_client_free(c);
 	strvec_clear(&headers);
+	if (rc)
+		return report_fail(rc);
 	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 }
