@@ -8,7 +8,9 @@
 #   WRK_ARGS="-t2 -c64 -d10s" bash t/perf/serve-healthz.sh
 set -eu
 
-NIMBUS=${NIMBUS_BIN:-$(dirname "$0")/../../nimbus}
+NIMBUS_SRC=${NIMBUS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+NIMBUS=${NIMBUS_BIN:-$NIMBUS_SRC/nimbus}
+. "$NIMBUS_SRC/t/lib/shell.bash"
 WRK_ARGS=${WRK_ARGS:--t2 -c64 -d5s}
 TARGET=10000
 
@@ -26,27 +28,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-free_port() {
-	local port
-	while :; do
-		port=$(((RANDOM % 20000) + 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-}
-
-wait_up() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		curl -s -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	echo "serve-healthz: nothing answers $1" >&2
-	exit 1
-}
 
 # Requests per second of one wrk run.
 rate() {
@@ -90,8 +71,13 @@ nimbus_port=$(free_port)
 "$NIMBUS" serve --listen "127.0.0.1:$nimbus_port" 2>"$tmp/nimbus.log" &
 pids="$pids $!"
 
-wait_up "http://127.0.0.1:$nginx_port/healthz"
-wait_up "http://127.0.0.1:$nimbus_port/healthz"
+for port in $nginx_port $nimbus_port; do
+	wait_for 50 curl -s -o /dev/null "http://127.0.0.1:$port/healthz" || {
+		echo "serve-healthz: nothing answers on port $port" >&2
+		cat "$tmp/nginx/stderr" "$tmp/nimbus.log" >&2
+		exit 1
+	}
+done
 
 nginx_rate=$(rate "http://127.0.0.1:$nginx_port/healthz")
 nimbus_rate=$(rate "http://127.0.0.1:$nimbus_port/healthz")
