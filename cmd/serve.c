@@ -73,9 +73,9 @@ static void listening(struct http_server *srv)
 
 int cmd_serve(int argc, const char **argv)
 {
-	const char *listen = NULL, *format = NULL;
+	const char *address = NULL, *format = NULL;
 	const struct option options[] = {
-		OPT_STRING(0, "listen", &listen, "HOST:PORT", "address to listen on (serve.listen)"),
+		OPT_STRING(0, "listen", &address, "HOST:PORT", "address to listen on (serve.listen)"),
 		OPT_STRING(0, "log-format", &format, "text|json", "format of the log lines (log.format)"),
 		OPT_END(),
 	};
@@ -92,13 +92,13 @@ int cmd_serve(int argc, const char **argv)
 		usage_msg(serve_usage, options, "too many arguments");
 	if (format && (log_parse_format(format, &fmt) || fmt == LOG_FORMAT_CLI))
 		usage_msg(serve_usage, options, "option '--log-format': '%s' is not text or json", format);
-	if (listen && parse_host_port(listen, &ss, &len, &err))
+	if (address && parse_host_port(address, &ss, &len, &err))
 		usage_msg(serve_usage, options, "option '--listen': %s", err.buf);
 
 	if (!format && log_parse_format(cfg_str("log.format"), &fmt))
 		BUG("log.format passed its check but does not parse");
 	log_set_format(fmt);
-	if (!listen && parse_host_port(cfg_str("serve.listen"), &ss, &len, &err))
+	if (!address && parse_host_port(cfg_str("serve.listen"), &ss, &len, &err))
 		BUG("serve.listen passed its check but does not parse: %s", err.buf);
 
 	srv = http_server_new();

@@ -427,7 +427,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		if (ci)
 			code = ci->http_status;
 	}
-	if (req->method_bit == HTTP_HEAD || !r->status)
+	if (req->method_bit == HTTP_HEAD)
 		r->bytes = 0;
 	xsnprintf(status, sizeof(status), "%u", code);
 	xsnprintf(bytes, sizeof(bytes), "%" PRIu64, r->bytes);
@@ -510,11 +510,13 @@ static NORETURN void on_mhd_panic(void *cls, const char *file, unsigned line, co
 static unsigned cpus(void)
 {
 	cpu_set_t set;
+	long n;
 
 	/* the CPUs we may run on (taskset, cgroup cpusets), not all there are */
 	if (!sched_getaffinity(0, sizeof(set), &set))
 		return CPU_COUNT(&set);
-	return sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
 }
 
 struct http_server *http_server_new(void)
@@ -615,25 +617,6 @@ int http_server_start(struct http_server *srv)
 	return 0;
 }
 
-/* Connections the kernel completed before the quiesce are served, not reset. */
-static void adopt_backlog(struct http_server *srv)
-{
-	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		/* closes fd when it fails */
-		MHD_add_connection(srv->mhd, fd, (struct sockaddr *)&ss, len);
-	}
-}
-
 static bool pending_input(int fd)
 {
 	int n = 0;
@@ -671,12 +654,15 @@ int http_server_stop(struct http_server *srv, int64_t grace_ms)
 	int left;
 
 	MHD_quiesce_daemon(srv->mhd);
-	adopt_backlog(srv);
-	/* refuse new connections; MHD wants the descriptor open until it stops */
+	/*
+	 * Refuse new connections (those that wait in the backlog are reset,
+	 * as by any server that stops listening); MHD wants the descriptor
+	 * open until it stops.
+	 */
 	shutdown(srv->listen_fd, SHUT_RDWR);
 	/*
 	 * Only now may replies say Connection: close: a client told so earlier
-	 * reconnects at once, into a backlog that the shutdown resets.
+	 * reconnects at once, into the backlog that the shutdown resets.
 	 */
 	atomic_store(&srv->stopping, true);
 	while ((left = close_idle(srv)) && mono_ms() < deadline)
