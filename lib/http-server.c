@@ -594,6 +594,12 @@ void http_server_address(const struct http_server *srv, struct strbuf *out)
 
 int http_server_start(struct http_server *srv)
 {
+	/* MHD warns about a pool of one thread: one worker is its own thread */
+	struct MHD_OptionItem pool[] = {
+		{ srv->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, srv->threads, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
 	if (srv->listen_fd < 0)
 		BUG("http_server_start before http_server_listen");
 	/* writes to a client that went away must fail, not kill us */
@@ -604,7 +610,7 @@ int http_server_start(struct http_server *srv)
 				    /* first, or MHD prints to stderr behind the logger's back */
 				    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 				    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-				    MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
+				    MHD_OPTION_ARRAY, pool,
 				    MHD_OPTION_CONNECTION_LIMIT, srv->max_connections,
 				    MHD_OPTION_CONNECTION_TIMEOUT, srv->timeout,
 				    MHD_OPTION_STRICT_FOR_CLIENT, 1,
