@@ -1,11 +1,15 @@
 # Helpers for bats files and plain scripts (t/perf) alike: nothing here
 # may use bats. Sourced by common.bash.
 
-# A free TCP port on 127.0.0.1.
+# A free TCP port on 127.0.0.1, below the ephemeral range: a port that a
+# client holds for its end of a connection cannot be bound, even though
+# nothing listens on it.
 free_port() {
-	local port
+	local low port
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	((low > 11000)) || low=65536
 	while :; do
-		port=$(( (RANDOM % 20000) + 30000 ))
+		port=$((RANDOM % (low - 10000) + 10000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return
