@@ -10,7 +10,6 @@ struct http_client {
 };
 
 struct exchange {
-	const struct http_client_request *req;
 	struct http_client_response *resp;
 	size_t max_body;
 	bool too_large;
@@ -170,7 +169,7 @@ static int exit_code_for(CURLcode cc)
 int http_client_do(struct http_client *c, const struct http_client_request *req,
 		   struct http_client_response *resp)
 {
-	struct exchange x = { .req = req, .resp = resp };
+	struct exchange x = { .resp = resp };
 	const char *method = req->method ? req->method : req->body ? "POST" : "GET";
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";

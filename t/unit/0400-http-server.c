@@ -346,6 +346,20 @@ static void check_files(struct http_client_response *resp)
 	is_int(resp->body.len, 0, "and no body");
 }
 
+static void check_client_cap(void)
+{
+	struct http_client_response resp = HTTP_CLIENT_RESPONSE_INIT;
+	struct strbuf url = STRBUF_INIT;
+	struct http_client_request req = { .max_body = 5, .timeout = 5 };
+
+	strbuf_addf(&url, "%s/p/exact", base.buf);
+	req.url = url.buf;
+	is_int(http_client_do(client, &req, &resp), -EXIT_FAIL, "a response over the client's cap fails");
+	ok(ends_with(fail_message(), ": response larger than 5 bytes"), "and says so: %s", fail_message());
+	http_client_response_release(&resp);
+	strbuf_release(&url);
+}
+
 static void check_metrics_and_log(int log_fd)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -483,6 +497,7 @@ int main(void)
 	check_bodies(&resp);
 	check_streaming(&resp);
 	check_files(&resp);
+	check_client_cap();
 	check_metrics_and_log(log_fd);
 	check_stop();
 	check_unix_socket();
