@@ -1,5 +1,6 @@
 #include "common.h"
 #include "config.h"
+#include "netaddr.h"
 #include "redis-url.h"
 
 /*
@@ -73,12 +74,10 @@ static int check_redis_url(const char *v, struct strbuf *err)
 
 static int check_listen(const char *v, struct strbuf *err)
 {
-	const char *colon = strrchr(v, ':');
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (colon && colon != v && colon[1])
-		return 0;
-	strbuf_addstr(err, "wants HOST:PORT");
-	return -1;
+	return parse_host_port(v, &ss, &len, err);
 }
 
 static int check_absolute(const char *v, struct strbuf *err)

@@ -1,9 +1,24 @@
 #include "common.h"
 #include "log.h"
 
+#include <pthread.h>
+
 static const char *prog = "nimbus";
-static _Thread_local struct strbuf fail_sb;
+static _Thread_local struct strbuf fail_sb = STRBUF_INIT;
 static _Thread_local int fail_last;
+static pthread_key_t fail_key;
+static pthread_once_t fail_once = PTHREAD_ONCE_INIT;
+
+static void release_fail_sb(void *sb)
+{
+	strbuf_release(sb);
+}
+
+static void make_fail_key(void)
+{
+	if (pthread_key_create(&fail_key, release_fail_sb))
+		BUG("pthread_key_create");
+}
 
 void set_progname(const char *name)
 {
@@ -106,6 +121,11 @@ static int vfail(int code, int with_errno, const char *fmt, va_list ap)
 
 	if (code <= 0 || code > 255)
 		BUG("fail() with exit code %d", code);
+	if (!fail_sb.alloc) {
+		/* a server's worker threads come and go: free their message with them */
+		pthread_once(&fail_once, make_fail_key);
+		pthread_setspecific(fail_key, &fail_sb);
+	}
 	strbuf_reset(&fail_sb);
 	strbuf_vaddf(&fail_sb, fmt, ap);
 	if (with_errno)

@@ -11,6 +11,8 @@ bats_require_minimum_version 1.5.0
 
 load /usr/lib/bats/bats-support/load.bash
 load /usr/lib/bats/bats-assert/load.bash
+# free_port, wait_for: shared with the scripts in t/perf
+. "${BASH_SOURCE[0]%/*}/shell.bash"
 
 nimbus() {
 	"$NIMBUS" "$@"
@@ -51,29 +53,6 @@ require_cmd() {
 
 require_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
-}
-
-# A free TCP port on 127.0.0.1.
-free_port() {
-	local port
-	while :; do
-		port=$(( (RANDOM % 20000) + 30000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-}
-
-# Wait until a command succeeds, at most $1 tenths of a second.
-wait_for() {
-	local tenths=$1 i
-	shift
-	for ((i = 0; i < tenths; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # Assert that the last `run` exited with status $1.
