@@ -6,6 +6,8 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "parse-options.h"
+#include "store.h"
+#include "token.h"
 
 #include <signal.h>
 
@@ -47,6 +49,51 @@ static int health_init(struct http_server *srv)
 	return 0;
 }
 
+/* The schema is brought up to date before anything is served. */
+static int store_init(struct http_server *srv UNUSED)
+{
+	struct store *st;
+	int rc = store_open(&st, STORE_MIGRATE);
+
+	if (!rc)
+		store_close(st);
+	return rc;
+}
+
+static struct token_verifier *jwks_verifier;
+
+/* The public keys for verifiers, cacheable for as long as a key waits to sign. */
+static void jwks(struct http_request *req)
+{
+	json_t *doc;
+	int64_t max_age;
+	char cc[48];
+	int rc = token_verifier_jwks(jwks_verifier, &doc, &max_age);
+
+	if (rc) {
+		if (fail_code(rc) == EXIT_NOTFOUND)
+			http_reply_error(req, 404, "NOT_FOUND", "no signing keys");
+		else
+			http_reply_fail(req, rc);
+		return;
+	}
+	xsnprintf(cc, sizeof(cc), "public, max-age=%" PRId64, max_age);
+	http_reply_header(req, "Cache-Control", cc);
+	http_reply_json(req, 200, doc);
+}
+
+static const struct http_route jwks_routes[] = {
+	{ .path = "/.well-known/jwks.json", .methods = HTTP_GET | HTTP_HEAD, .name = "jwks",
+	  .handler = jwks },
+};
+
+static int jwks_init(struct http_server *srv)
+{
+	jwks_verifier = token_verifier_new(cfg_str("keys.dir"));
+	http_server_add_routes(srv, jwks_routes, ARRAY_SIZE(jwks_routes));
+	return 0;
+}
+
 /*
  * The services of `nimbus serve`, in one process on one address. Each one
  * opens what it needs and adds its routes in init() (0, or a fail() code);
@@ -56,7 +103,9 @@ static const struct service {
 	const char *name;
 	int (*init)(struct http_server *srv);
 } services[] = {
+	{ "store", store_init },
 	{ "health", health_init },
+	{ "jwks", jwks_init },
 };
 
 static void listening(struct http_server *srv)
@@ -129,6 +178,7 @@ int cmd_serve(int argc, const char **argv)
 		warning("closed %d connections still busy after %d ms", left, SHUTDOWN_GRACE_MS);
 	log_kv(LOG_INFO, "stopped", NULL);
 	http_server_free(srv);
+	token_verifier_free(jwks_verifier);
 	strbuf_release(&err);
 	return 0;
 }

@@ -158,7 +158,7 @@ healthz_count() {
 	curl -s "http://127.0.0.1:$PORT/nope?token=hunter2secret" >/dev/null
 	stop_serve TERM
 	run cat "$LOG"
-	assert_line --regexp '^[0-9T:.-]+Z info nimbus serve: listening address=127\.0\.0\.1:[0-9]+ services=health$'
+	assert_line --regexp '^[0-9T:.-]+Z info nimbus serve: listening address=127\.0\.0\.1:[0-9]+ services=store,health,jwks$'
 	assert_line --regexp '^[0-9T:.-]+Z info nimbus serve: request method=GET path=/healthz status=200 bytes=15 duration=0\.[0-9]{6} remote=127\.0\.0\.1$'
 	assert_line --regexp ' request method=GET path=/nope status=404 bytes=[0-9]+ duration=[0-9.]+ remote=127\.0\.0\.1$'
 	refute_output --partial hunter2secret
@@ -230,8 +230,14 @@ healthz_count() {
 	[ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" -gt 80 ] ||
 		skip "unprivileged processes may bind port 80 here"
 	if [ "$(id -u)" = 0 ]; then
+		# a state directory nobody can write: bats' own are private
+		local state
+		state=$(mktemp -d /tmp/nimbus-priv.XXXXXX)
+		chown 65534:65534 "$state"
 		run setpriv --reuid=65534 --regid=65534 --clear-groups \
-			env -u NIMBUS_CONFIG HOME=/ "$NIMBUS" serve --listen 127.0.0.1:80
+			env -u NIMBUS_CONFIG HOME=/ NIMBUS_CORE_STATE_DIR="$state" \
+			"$NIMBUS" serve --listen 127.0.0.1:80
+		rm -rf "$state"
 	else
 		run nimbus serve --listen 127.0.0.1:80
 	fi
@@ -244,13 +250,44 @@ healthz_count() {
 		skip "something listens on 8480 already"
 	fi
 	mkdir -p "$BATS_TEST_TMPDIR/empty"
-	env -u NIMBUS_CONFIG -u NIMBUS_CORE_STATE_DIR -u NIMBUS_CORE_RUN_DIR \
+	# The state directory stays the test's own: as root the default is
+	# /var/lib/nimbus, which a test must not write.
+	env -u NIMBUS_CONFIG -u NIMBUS_CORE_RUN_DIR \
 		HOME="$BATS_TEST_TMPDIR/empty" XDG_CONFIG_HOME= "$NIMBUS" serve 2>"$LOG" 3>&- &
 	SERVE_PID=$!
 	wait_for 50 curl -sf http://127.0.0.1:8480/healthz
 	stop_serve TERM
 	assert_status 0
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR/empty")" ]
+	# the embedded store was created, migrated, under the state directory
+	[ -f "$NIMBUS_CORE_STATE_DIR/nimbus.db" ]
+	run nimbus db status
+	assert_success
+	[ "$output" = "$(nimbus db status --json | jq .latest)" ]
+}
+
+@test "a store that cannot be reached stops serve before it listens: exit 6" {
+	NIMBUS_STORE_URL=postgres://nimbus@127.0.0.1:$(free_port)/x run --separate-stderr \
+		nimbus serve --listen "127.0.0.1:$PORT"
+	assert_status 6
+	[[ $stderr == *"127.0.0.1"* ]]
+}
+
+@test "/.well-known/jwks.json: 404 without keys, then the public keys with max-age" {
+	export NIMBUS_KEYS_DIR=$BATS_TEST_TMPDIR/keys
+	start_serve
+	[ "$(get "http://127.0.0.1:$PORT/.well-known/jwks.json")" = 404 ]
+	jq -e '.errors[0].code == "NOT_FOUND"' "$BATS_TEST_TMPDIR/body"
+	kid=$(nimbus key rotate)
+	[ "$(get "http://127.0.0.1:$PORT/.well-known/jwks.json")" = 200 ]
+	[ "$(header Cache-Control)" = "public, max-age=300" ]
+	jq -e --arg kid "$kid" '.keys | length == 1 and .[0].kid == $kid and (.[0] | has("d") | not)' \
+		"$BATS_TEST_TMPDIR/body"
+	diff <(jq -S . "$BATS_TEST_TMPDIR/body") <(nimbus key jwks | jq -S .)
+	next=$(nimbus -q key rotate --activate-after 300)
+	sleep 0.2 # the verifier looks at keyset.json at most every 100 ms
+	[ "$(get "http://127.0.0.1:$PORT/.well-known/jwks.json")" = 200 ]
+	jq -e --arg kid "$next" '[.keys[].kid] | index($kid) != null' "$BATS_TEST_TMPDIR/body"
 }
 
 @test "SIGTERM lets a request in flight finish, then exits 0 within 2 s" {
