@@ -6,6 +6,8 @@ int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
+int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
+int cmd_verify(int argc, const char **argv);
 
 #endif

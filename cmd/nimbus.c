@@ -18,7 +18,9 @@ static const struct cmd_struct commands[] = {
 	{ "db", cmd_db, "migrate the store and show its schema version" },
 	{ "help", cmd_help, "show the commands, or a command's usage" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
+	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },
 	{ "serve", cmd_serve, "run the HTTP services" },
+	{ "verify", cmd_verify, "check a rootfs against its address or manifest" },
 };
 
 static const char *const nimbus_usage[] = {
