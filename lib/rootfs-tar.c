@@ -83,18 +83,17 @@ static int gzip_between_members(struct stream *st)
 {
 	z_stream *z = &st->z;
 
-	while (z->avail_in && (st->padding || *z->next_in == 0)) {
+	for (; z->avail_in; z->next_in++, z->avail_in--) {
+		if (!st->padding && *z->next_in == 0x1f) {
+			inflateReset(z);
+			st->member_end = false;
+			return 0;
+		}
 		if (*z->next_in)
 			return stream_error(st, st->size + BUF_SIZE - z->avail_out,
 					    "garbage after the last member at byte %" PRIu64 " of the file",
 					    st->in_off - z->avail_in);
 		st->padding = true;
-		z->next_in++;
-		z->avail_in--;
-	}
-	if (z->avail_in) {
-		inflateReset(z);
-		st->member_end = false;
 	}
 	return 0;
 }
@@ -196,9 +195,14 @@ static int open_raw(struct stream *st)
 	rc = archive_read_open(st->raw, st, NULL, raw_read, NULL);
 	if (rc == ARCHIVE_OK)
 		rc = archive_read_next_header(st->raw, &e);
+	if (rc != ARCHIVE_OK && st->read_errno)
+		return stream_fail(st);
+	if (rc != ARCHIVE_OK && !st->in_off) {	/* an empty file */
+		archive_read_free(st->raw);
+		st->raw = NULL;
+		return 0;
+	}
 	if (rc != ARCHIVE_OK) {
-		if (st->read_errno || !st->in_off)
-			return st->read_errno ? stream_fail(st) : 0;	/* or an empty file */
 		/* raw takes anything: only a decoder can have failed */
 		stream_error(st, 0, "%s", archive_error_string(st->raw));
 		st->filter = "compressed";
