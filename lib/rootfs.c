@@ -492,6 +492,8 @@ static void block_lines(struct block_diff *bd, const char *image, struct strvec 
 {
 	size_t lines = 0, i = 0;
 
+	if (!bd->nr)
+		return;
 	qsort(bd->blocks, bd->nr, sizeof(bd->blocks[0]), cmp_u64);
 	while (i < bd->nr && lines < ROOTFS_MAX_BLOCK_LINES) {
 		uint64_t first = bd->blocks[i];
