@@ -273,8 +273,8 @@ static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
 static int hash_unit(struct job *j, EVP_MD_CTX *ctx, const uint8_t *data, uint64_t u, uint8_t *tb)
 {
 	const struct verity_geom *g = j->g;
-	unsigned nr = g->data_blocks - u * VERITY_FANOUT < VERITY_FANOUT ?
-		g->data_blocks - u * VERITY_FANOUT : VERITY_FANOUT;
+	uint64_t left = g->data_blocks - u * VERITY_FANOUT;
+	unsigned nr = left < VERITY_FANOUT ? left : VERITY_FANOUT;
 	int rc;
 
 	for (unsigned i = 0; i < nr; i++)

@@ -193,8 +193,7 @@ static int open_file(const char *path, int *fdp, struct stat *st)
 	if (stat(path, st))
 		return fail_errno(errno_code(errno), "cannot open %s", path);
 	if (!S_ISREG(st->st_mode))
-		return fail(EXIT_USAGE, "%s is %s; a rootfs component is a regular file",
-			    path, file_type(st->st_mode));
+		return fail(EXIT_USAGE, "%s is %s, not a regular file", path, file_type(st->st_mode));
 	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return fail_errno(errno_code(errno), "cannot open %s", path);
@@ -316,10 +315,10 @@ int rootfs_hash(const char *image, const char *const *overlays, size_t nr_overla
 		rc = hash_component(image, opts->type, opts, &vo, manifest_add(m), base);
 	if (!rc && (opts->tree || opts->verity))
 		rc = image_only(&m->comp[0], image);
-	if (opts->tree && vo.tree_fd >= 0)
-		rc = tree_finish(rc, opts->tree, tmp.buf, vo.tree_fd);
 	for (size_t i = 0; !rc && i < nr_overlays; i++)
 		rc = hash_component(overlays[i], opts->type, opts, &plain, manifest_add(m), &scratch);
+	if (opts->tree && vo.tree_fd >= 0)
+		rc = tree_finish(rc, opts->tree, tmp.buf, vo.tree_fd);
 	strbuf_release(&tmp);
 	return rc;
 }

@@ -26,7 +26,7 @@ setup() {
 	mkfifo fifo
 	run timeout 10 "$NIMBUS" rootfs hash fifo
 	assert_status 2
-	assert_output "nimbus rootfs: fifo is a FIFO; a rootfs component is a regular file"
+	assert_output "nimbus rootfs: fifo is a FIFO, not a regular file"
 	run nimbus rootfs hash .
 	assert_status 2
 	assert_output --partial ". is a directory"
@@ -89,9 +89,12 @@ setup() {
 	assert_status 2
 }
 
-@test "--tree into a missing directory is exit 4 and leaves nothing behind" {
+@test "--tree into a missing directory is exit 4; a failed run leaves no tree behind" {
 	run nimbus rootfs hash --tree nodir/t img
 	assert_status 4
+	run nimbus rootfs hash --tree t img --overlay missing.tar
+	assert_status 4
+	[ ! -e t ] && [ -z "$(ls t.tmp* 2>/dev/null)" ]
 	run nimbus rootfs hash --tree t img
 	assert_success
 	[ -f t ] && [ -z "$(ls t.tmp* 2>/dev/null)" ]
