@@ -15,10 +15,12 @@ static void read_manifest(const char *path, struct rootfs_manifest *m)
 	struct strbuf sb = STRBUF_INIT;
 	int rc;
 
-	if (strbuf_read_file(&sb, path, ROOTFS_MAX_MANIFEST) < 0)
-		die_code(errno == ENOENT ? EXIT_NOTFOUND : errno == EACCES ? EXIT_PERM : EXIT_FAIL,
-			 "cannot read %s: %s", path,
-			 errno == E2BIG ? "larger than 1 MiB" : strerror(errno));
+	if (strbuf_read_file(&sb, path, ROOTFS_MAX_MANIFEST) < 0) {
+		if (errno == E2BIG)
+			die_code(EXIT_REJECTED, "%s is not a rootfs manifest: larger than 1 MiB", path);
+		die_code(errno == ENOENT ? EXIT_NOTFOUND : errno == EACCES ? EXIT_PERM :
+			 errno == EISDIR ? EXIT_USAGE : EXIT_FAIL, "cannot read %s: %s", path, strerror(errno));
+	}
 	rc = rootfs_manifest_parse(sb.buf, sb.len, path, m);
 	if (rc)
 		die_fail(rc);

@@ -232,7 +232,7 @@ static bool compressed(struct stream *st)
 static int walk_tar(struct stream *st, struct archive *tar)
 {
 	struct archive_entry *e;
-	int64_t pos = 0;
+	int64_t pos;
 	int rc;
 
 	do {
@@ -291,8 +291,8 @@ int tar_digest_fd(int fd, const char *name, bool must_be_tar, bool drop_cache,
 		first = ARCHIVE_FATAL;
 	if (first != ARCHIVE_OK && first != ARCHIVE_WARN && first != ARCHIVE_EOF) {
 		if (compressed(&st))
-			rc = fail(EXIT_REJECTED, "%s holds %s-compressed data that is not a tar archive"
-				  " (--type image hashes it as it is)", name, st.filter);
+			rc = fail(EXIT_REJECTED, "%s holds %s-compressed data that is not a tar archive",
+				  name, st.filter);
 		else
 			rc = must_be_tar ? fail(EXIT_REJECTED, "%s is not a tar archive", name) : 0;
 		goto out;

@@ -125,6 +125,12 @@ flip() {
 	echo 'not json' > junk.json
 	run nimbus verify base.img --manifest junk.json
 	assert_status 3
+	head -c 1100000 /dev/zero | tr '\0' ' ' > huge.json
+	run nimbus verify base.img --manifest huge.json
+	assert_status 3
+	assert_output --partial "larger than 1 MiB"
+	run nimbus verify base.img --manifest .
+	assert_status 2
 	jq '.address = "sha256:0000000000000000000000000000000000000000000000000000000000000000"' rootfs.json > edited.json
 	run nimbus verify base.img --overlay layer.tar.zst --manifest edited.json
 	assert_status 3
