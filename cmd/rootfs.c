@@ -44,7 +44,7 @@ static int hash_cmd(int argc, const char **argv)
 		OPT_STRVEC(0, "overlay", &overlays, "FILE", "an overlay, in order after IMAGE (repeatable)"),
 		OPT_CALLBACK(0, "type", &opts.type, "image|tar",
 			     "the kind of every component, instead of detecting it", opt_type),
-		OPT_INT('j', "jobs", &jobs, "N", "hash on N threads (default: one per CPU)", 1, 1024),
+		OPT_INT('j', "jobs", &jobs, "N", "hash on N threads (default: one per CPU)", 1, 256),
 		OPT_STRING(0, "tree", &opts.tree, "FILE", "write IMAGE's Merkle tree to FILE"),
 		OPT_BOOL(0, "verity", &verity, "also print IMAGE's dm-verity root hash"),
 		OPT_BOOL(0, "no-cache", &no_cache, "drop the page cache behind the reads"),

@@ -43,7 +43,7 @@ int cmd_verify(int argc, const char **argv)
 		OPT_STRING(0, "expect", &exp.address, "ADDRESS", "the address IMAGE and its overlays must have"),
 		OPT_STRING(0, "manifest", &manifest, "FILE", "the manifest they must have"),
 		OPT_STRING(0, "tree", &exp.tree, "FILE", "IMAGE's reference Merkle tree: name differing blocks"),
-		OPT_INT('j', "jobs", &jobs, "N", "hash on N threads (default: one per CPU)", 1, 1024),
+		OPT_INT('j', "jobs", &jobs, "N", "hash on N threads (default: one per CPU)", 1, 256),
 		OPT_BOOL(0, "no-cache", &no_cache, "drop the page cache behind the reads"),
 		OPT_JSON(),
 		OPT_END(),
