@@ -88,16 +88,24 @@ static int bad_manifest(const char *name, const char *why)
 	return fail(EXIT_REJECTED, "%s is not a rootfs manifest: %s", name, why);
 }
 
+/* A string without NULs, or NULL. */
+static const char *json_cstr(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
 static int parse_component(json_t *obj, struct rootfs_component *c)
 {
-	json_t *kind = json_object_get(obj, "kind"), *digest = json_object_get(obj, "digest");
+	const char *kind = json_cstr(json_object_get(obj, "kind"));
+	const char *digest = json_cstr(json_object_get(obj, "digest"));
 	json_t *size = json_object_get(obj, "size");
 
-	if (!json_is_object(obj) || json_object_size(obj) != 3 || !json_is_string(kind) ||
-	    !json_is_string(digest) || !json_is_integer(size))
+	if (!json_is_object(obj) || json_object_size(obj) != 3 || !kind || !digest ||
+	    !json_is_integer(size) || json_integer_value(size) < 0)
 		return -1;
-	if (rootfs_kind_parse(json_string_value(kind), &c->kind) ||
-	    digest_from_hex(json_string_value(digest), c->digest) || json_integer_value(size) < 0)
+	if (rootfs_kind_parse(kind, &c->kind) || digest_from_hex(digest, c->digest))
 		return -1;
 	c->size = json_integer_value(size);
 	return 0;
@@ -131,7 +139,7 @@ int rootfs_manifest_from_json(json_t *doc, const char *name, struct rootfs_manif
 	}
 	if (addr && man != doc) {
 		rootfs_manifest_address(m, want);
-		if (!json_is_string(addr) || strcmp(json_string_value(addr), want)) {
+		if (!json_cstr(addr) || strcmp(json_cstr(addr), want)) {
 			rootfs_manifest_release(m);
 			return fail(EXIT_REJECTED, "%s: its address is not the address of its manifest", name);
 		}

@@ -67,6 +67,8 @@ static void test_rejects(void)
 		"{\"components\":[{\"digest\":\"" EMPTY "\",\"kind\":\"tar\",\"kind\":\"tar\",\"size\":0}],\"version\":1}",
 		"{\"components\":[{\"digest\":\"" EMPTY "\",\"kind\":\"tar\",\"size\":99999999999999999999}],\"version\":1}",
 		"{\"manifest\":[],\"address\":\"" ADDRESS "\"}",
+		"{\"components\":[{\"digest\":\"" EMPTY "\",\"kind\":\"tar\\u0000x\",\"size\":0}],\"version\":1}",
+		"{\"components\":[{\"digest\":\"" EMPTY "\\u0000\",\"kind\":\"tar\",\"size\":0}],\"version\":1}",
 	};
 	struct rootfs_manifest m = ROOTFS_MANIFEST_INIT;
 
