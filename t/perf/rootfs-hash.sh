@@ -47,7 +47,8 @@ for ((r = 0; r < runs; r++)); do
 	done
 done
 
-echo "rootfs-hash: $((bytes / 1048576)) MiB page-cached file, $(nproc) CPUs, best of $runs rounds"
+echo "rootfs-hash: $((bytes / 1048576)) MiB page-cached file, $(nproc) CPUs, best of $runs rounds," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in "${!cmds[@]}"; do
 	awk -v name="${names[$i]}" -v ns="${best[$i]}" -v ours="${best[0]}" -v bytes="$bytes" \
 	    -v target="${targets[$i]}" -v first="$((i == 0))" 'BEGIN {
