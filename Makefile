@@ -14,7 +14,7 @@ DESTDIR ?=
 
 CC ?= cc
 PKGS = libcurl libpq hiredis jansson libcrypto libseccomp libarchive sqlite3 \
-       libmicrohttpd inih libmnl libcap-ng
+       libmicrohttpd inih libmnl libcap-ng zlib
 PKG_CONFIG ?= pkg-config
 
 ifeq ($(SANITIZE),1)

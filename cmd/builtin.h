@@ -8,7 +8,9 @@ int cmd_help(int argc, const char **argv);
 int cmd_key(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
+int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);
+int cmd_verify(int argc, const char **argv);
 
 #endif

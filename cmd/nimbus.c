@@ -20,8 +20,10 @@ static const struct cmd_struct commands[] = {
 	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
+	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },
 	{ "serve", cmd_serve, "run the HTTP services" },
 	{ "token", cmd_token, "mint and verify scoped tokens" },
+	{ "verify", cmd_verify, "check a rootfs against its address or manifest" },
 };
 
 static const char *const nimbus_usage[] = {
