@@ -1,13 +1,12 @@
 #!/usr/bin/env bats
-# nimbus rootfs hash on the shared test vectors (t/vectors/rootfs.json,
-# a copy of shared/vectors/rootfs.json).
+# nimbus rootfs hash on the public test vectors, ../shared/vectors/rootfs.json.
 
 load lib/common
 
 setup() {
 	common_setup
 	require_cmd jq perl
-	VECTORS=$NIMBUS_SRC/t/vectors/rootfs.json
+	VECTORS=$(vector_file rootfs.json)
 	cd "$BATS_TEST_TMPDIR"
 	# known.img: 300 blocks of 4096 bytes, byte i = (7*i+3) mod 251
 	perl -e 'print pack("C*", map { (7 * $_ + 3) % 251 } 0 .. 300 * 4096 - 1)' > known.img

@@ -63,3 +63,11 @@ assert_status() {
 		return 1
 	}
 }
+
+# The path of a public test vector file from ../shared/vectors (next to
+# the checkout, as in CI); a missing one fails under CI=true.
+vector_file() {
+	local f=$NIMBUS_SRC/../shared/vectors/$1
+	[ -f "$f" ] || require "test vectors $f are missing"
+	echo "$f"
+}
