@@ -132,6 +132,17 @@ const char *http_header(const struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(to_request(req)->mc, MHD_HEADER_KIND, name);
 }
 
+const char *http_bearer(const struct http_request *req)
+{
+	const char *v = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (!v || strncasecmp(v, "Bearer ", 7))
+		return NULL;
+	for (v += 7; *v == ' '; v++)
+		;
+	return *v ? v : NULL;
+}
+
 const char *http_query(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(to_request(req)->mc, MHD_GET_ARGUMENT_KIND, name);

@@ -89,6 +89,8 @@ struct http_request {
 
 /* A request header (names are case-insensitive), or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
+/* The credentials of "Authorization: Bearer CREDENTIALS", or NULL. */
+const char *http_bearer(const struct http_request *req);
 /*
  * A query parameter, percent- and '+'-decoded, or NULL. A query with an
  * encoded NUL byte was refused with 400 before any handler ran.
