@@ -111,7 +111,7 @@ deps-build:
 	$(Q)contrib/deps --ensure --build
 
 PROVE ?= prove
-PROVE_FLAGS ?= -j2
+PROVE_FLAGS ?= -j2 --failures --comments
 TESTS ?= $(UNIT_BIN) $(sort $(wildcard t/[0-9]*.bats))
 
 test: $(NIMBUS) $(UNIT_BIN) $(HELPER_BIN)

@@ -231,12 +231,16 @@ healthz_count() {
 		skip "unprivileged processes may bind port 80 here"
 	if [ "$(id -u)" = 0 ]; then
 		# a state directory nobody can write: bats' own are private
+		# and a copy of the binary it can run: the checkout may be private
 		local state
 		state=$(mktemp -d /tmp/nimbus-priv.XXXXXX)
-		chown 65534:65534 "$state"
+		chmod 755 "$state"
+		install -m 755 "$NIMBUS" "$state/nimbus"
+		mkdir "$state/state"
+		chown 65534:65534 "$state/state"
 		run setpriv --reuid=65534 --regid=65534 --clear-groups \
-			env -u NIMBUS_CONFIG HOME=/ NIMBUS_CORE_STATE_DIR="$state" \
-			"$NIMBUS" serve --listen 127.0.0.1:80
+			env -u NIMBUS_CONFIG HOME=/ NIMBUS_CORE_STATE_DIR="$state/state" \
+			"$state/nimbus" serve --listen 127.0.0.1:80
 		rm -rf "$state"
 	else
 		run nimbus serve --listen 127.0.0.1:80
