@@ -104,6 +104,15 @@ static NORETURN void unknown_command(const char *name)
 	exit(EXIT_USAGE);
 }
 
+static void set_command_progname(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "nimbus %s", name);
+	set_progname(sb.buf);
+	strbuf_release(&sb);
+}
+
 static const char *const help_usage[] = {
 	"nimbus help [--commands] [COMMAND]",
 	NULL,
@@ -136,7 +145,7 @@ int cmd_help(int argc, const char **argv)
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		unknown_command(argv[0]);
-	set_progname(xstrfmt("nimbus %s", cmd->name));
+	set_command_progname(cmd->name);
 	return cmd->fn(2, (const char *[]){ cmd->name, "-h", NULL });
 }
 
@@ -169,7 +178,7 @@ int main(int argc, const char **argv)
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		unknown_command(argv[0]);
-	set_progname(xstrfmt("nimbus %s", cmd->name));
+	set_command_progname(cmd->name);
 	rc = cmd->fn(argc, argv);
 	check_stdout();
 	return rc;

@@ -3,7 +3,7 @@
 
 #include <pthread.h>
 
-static const char *prog = "nimbus";
+static struct strbuf prog = STRBUF_INIT;
 static _Thread_local struct strbuf fail_sb = STRBUF_INIT;
 static _Thread_local int fail_last;
 static pthread_key_t fail_key;
@@ -22,12 +22,13 @@ static void make_fail_key(void)
 
 void set_progname(const char *name)
 {
-	prog = name;
+	strbuf_reset(&prog);
+	strbuf_addstr(&prog, name);
 }
 
 const char *progname(void)
 {
-	return prog;
+	return prog.len ? prog.buf : "nimbus";
 }
 
 static void vreport(int level, int with_errno, const char *fmt, va_list ap)

@@ -14,6 +14,7 @@
  * HTTP status.
  */
 
+/* The "nimbus CMD" of messages; name is copied. */
 void set_progname(const char *name);
 const char *progname(void);
 

@@ -117,12 +117,16 @@ static void test_secrets(void)
 
 int main(void)
 {
+	char *cmd;
+
 	if (!mkdtemp(dir))
 		die_errno("mkdtemp");
 	test_precedence();
 	test_errors();
 	test_secrets();
 	cfg_reset();
-	(void)!system(xstrfmt("rm -rf '%s'", dir));
+	cmd = xstrfmt("rm -rf '%s'", dir);
+	(void)!system(cmd);
+	free(cmd);
 	return done_testing();
 }
