@@ -31,6 +31,16 @@ struct store_ops {
 	int (*kv_sweep)(struct store *st, int limit);
 	int (*kv_gcra)(struct store *st, const char *key, int64_t interval, int64_t tau,
 		       int64_t cost, int64_t *ahead);
+
+	/* put and delete run inside a write transaction (store.c opens one). */
+	int (*cache_put)(struct store *st, const char *org, const char *key, int64_t size,
+			 int64_t at_ms, int64_t *org_bytes);
+	int (*cache_delete)(struct store *st, const char *org, const char *key, int64_t *org_bytes);
+	int (*cache_touch)(struct store *st, const char *org, const char *key, int64_t at_ms);
+	int (*cache_list)(struct store *st, const char *org, int64_t limit,
+			  struct store_cache_entry **out, size_t *nr, size_t *alloc);
+	int (*cache_orgs)(struct store *st, struct store_cache_org **out, size_t *nr,
+			  size_t *alloc);
 };
 
 /* The part every driver's handle starts with. */

@@ -238,3 +238,98 @@ int store_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t t
 {
 	return st->ops->kv_gcra(st, key, interval, tau, cost, ahead);
 }
+
+/* A write transaction for one operation, unless the caller holds one already. */
+static int begin_own(struct store *st, bool *own)
+{
+	*own = !st->in_tx;
+	return *own ? store_begin(st, STORE_TX_WRITE) : 0;
+}
+
+static int end_own(struct store *st, bool own, int rc)
+{
+	int c;
+
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		store_rollback(st);
+		return rc;
+	}
+	c = store_commit(st);
+	return c ? c : rc;
+}
+
+int store_cache_put(struct store *st, const char *org, const char *key, int64_t size,
+		    int64_t at_ms, int64_t *org_bytes)
+{
+	bool own;
+	int rc = begin_own(st, &own);
+
+	if (!rc)
+		rc = st->ops->cache_put(st, org, key, size, at_ms, org_bytes);
+	return end_own(st, own, rc);
+}
+
+int store_cache_delete(struct store *st, const char *org, const char *key, int64_t *org_bytes)
+{
+	bool own;
+	int rc = begin_own(st, &own);
+
+	if (!rc)
+		rc = st->ops->cache_delete(st, org, key, org_bytes);
+	return end_own(st, own, rc);
+}
+
+int store_cache_touch(struct store *st, const char *org, const char *key, int64_t at_ms)
+{
+	return st->ops->cache_touch(st, org, key, at_ms);
+}
+
+int store_cache_list(struct store *st, const char *org, size_t limit,
+		     struct store_cache_entry **out, size_t *nr)
+{
+	size_t alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*nr = 0;
+	rc = st->ops->cache_list(st, org, limit && limit < INT64_MAX ? (int64_t)limit : INT64_MAX,
+				 out, nr, &alloc);
+	if (rc) {
+		store_cache_entries_free(*out, *nr);
+		*out = NULL;
+		*nr = 0;
+	}
+	return rc;
+}
+
+void store_cache_entries_free(struct store_cache_entry *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].key);
+	free(v);
+}
+
+int store_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr)
+{
+	size_t alloc = 0;
+	int rc;
+
+	*out = NULL;
+	*nr = 0;
+	rc = st->ops->cache_orgs(st, out, nr, &alloc);
+	if (rc) {
+		store_cache_orgs_free(*out, *nr);
+		*out = NULL;
+		*nr = 0;
+	}
+	return rc;
+}
+
+void store_cache_orgs_free(struct store_cache_org *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].org);
+	free(v);
+}
