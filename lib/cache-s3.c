@@ -120,12 +120,20 @@ void cache_s3_free(struct cache_s3 *s)
 	free(s);
 }
 
-/* One exchange with S3 on this thread's connection. */
+/* The SHA-256 of nothing: the signed payload of a request without a body. */
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/*
+ * One exchange with S3 on this thread's connection. S3 wants the
+ * payload's SHA-256 in x-amz-content-sha256 on every signed request,
+ * and checks the body against it; libcurl 7.x does not add it.
+ */
 static int s3_do(struct cache_s3 *s, struct http_client_request *rq, const char *org,
-		 const char *key, struct http_client_response *rs)
+		 const char *key, const char *sha256, struct http_client_response *rs)
 {
 	struct http_client *c = pthread_getspecific(s->client_key);
-	struct strbuf url = STRBUF_INIT;
+	struct strbuf url = STRBUF_INIT, sum = STRBUF_INIT;
+	const char *headers[] = { NULL, "Content-Type: application/octet-stream", NULL };
 	int rc;
 
 	if (!c) {
@@ -134,6 +142,12 @@ static int s3_do(struct cache_s3 *s, struct http_client_request *rq, const char 
 	}
 	/* keys are [A-Za-z0-9._-/]: nothing to escape */
 	strbuf_addf(&url, "%s/%s/%s", s->base, org, key);
+	strbuf_addf(&sum, "x-amz-content-sha256: %s", sha256 ? sha256 : EMPTY_SHA256);
+	headers[0] = sum.buf;
+	/* a Content-Type for uploads only */
+	if (!sha256)
+		headers[1] = NULL;
+	rq->headers = headers;
 	rq->url = url.buf;
 	rq->timeout = S3_TIMEOUT;
 	rq->aws_sigv4 = s->sigv4;
@@ -141,6 +155,7 @@ static int s3_do(struct cache_s3 *s, struct http_client_request *rq, const char 
 	rq->password = s->secret.buf;
 	rc = http_client_do(c, rq, rs);
 	strbuf_release(&url);
+	strbuf_release(&sum);
 	return rc;
 }
 
@@ -158,7 +173,7 @@ int cache_s3_get(struct cache_s3 *s, const char *org, const char *key, int fd,
 	const char *etag, *len;
 	struct stat st;
 	uint64_t size = 0;
-	int rc = s3_do(s, &rq, org, key, &rs);
+	int rc = s3_do(s, &rq, org, key, NULL, &rs);
 
 	if (!rc && rs.status == 404)
 		rc = fail(EXIT_NOTFOUND, "no such cache entry");
@@ -189,21 +204,13 @@ int cache_s3_get(struct cache_s3 *s, const char *org, const char *key, int fd,
 int cache_s3_put(struct cache_s3 *s, const char *org, const char *key, int fd, uint64_t size,
 		 const char *sha256)
 {
-	struct strbuf sum = STRBUF_INIT;
-	const char *headers[] = { "Content-Type: application/octet-stream", NULL, NULL };
-	struct http_client_request rq = { .method = "PUT", .headers = headers, .upload_fd = fd,
-					  .upload_len = size };
+	struct http_client_request rq = { .method = "PUT", .upload_fd = fd, .upload_len = size };
 	struct http_client_response rs = HTTP_CLIENT_RESPONSE_INIT;
-	int rc;
+	int rc = s3_do(s, &rq, org, key, sha256, &rs);
 
-	/* signed, so S3 checks the content against it too */
-	strbuf_addf(&sum, "x-amz-content-sha256: %s", sha256);
-	headers[1] = sum.buf;
-	rc = s3_do(s, &rq, org, key, &rs);
 	if (!rc && rs.status != 200)
 		rc = s3_refused("PUT", org, key, rs.status);
 	http_client_response_release(&rs);
-	strbuf_release(&sum);
 	return rc;
 }
 
@@ -211,7 +218,7 @@ int cache_s3_delete(struct cache_s3 *s, const char *org, const char *key)
 {
 	struct http_client_request rq = { .method = "DELETE" };
 	struct http_client_response rs = HTTP_CLIENT_RESPONSE_INIT;
-	int rc = s3_do(s, &rq, org, key, &rs);
+	int rc = s3_do(s, &rq, org, key, NULL, &rs);
 
 	if (!rc && rs.status != 204 && rs.status != 200 && rs.status != 404)
 		rc = s3_refused("DELETE", org, key, rs.status);

@@ -70,3 +70,44 @@ put_text_as() {
 put_text() {
 	put_text_as "$TOKEN_A" "$@"
 }
+
+# s3rver (npm), installed once per file into $1: s3rver_install DIR sets
+# S3RVER to its command. s3rver_start runs it on a free loopback port
+# with the bucket "cache" and points the cache at it (S3_DIR holds the
+# objects); its only credentials are S3RVER/S3RVER.
+s3rver_install() {
+	local dir=$1
+	command -v node >/dev/null && command -v npm >/dev/null || return 1
+	if [ ! -d "$dir/node_modules/s3rver" ]; then
+		mkdir -p "$dir"
+		npm install --prefix "$dir" --no-audit --no-fund --silent s3rver@3 >"$dir/npm.log" 2>&1 ||
+			return 1
+	fi
+	S3RVER="node $dir/node_modules/s3rver/bin/s3rver.js"
+}
+
+s3rver_start() {
+	local port
+	port=$(free_port)
+	S3_DIR=$BATS_TEST_TMPDIR/s3
+	mkdir -p "$S3_DIR"
+	$S3RVER -d "$S3_DIR" -a 127.0.0.1 -p "$port" -s --configure-bucket cache \
+		>"$BATS_TEST_TMPDIR/s3rver.log" 2>&1 3>&- &
+	S3_PID=$!
+	wait_for 100 curl -s -o /dev/null "http://127.0.0.1:$port/" || {
+		cat "$BATS_TEST_TMPDIR/s3rver.log" >&2
+		return 1
+	}
+	printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' \
+		>"$BATS_TEST_TMPDIR/s3.credentials"
+	chmod 600 "$BATS_TEST_TMPDIR/s3.credentials"
+	export NIMBUS_CACHE_S3_ENDPOINT=http://127.0.0.1:$port NIMBUS_CACHE_S3_BUCKET=cache \
+		NIMBUS_CACHE_S3_CREDENTIALS_FILE=$BATS_TEST_TMPDIR/s3.credentials
+}
+
+s3rver_stop() {
+	[ -n "${S3_PID:-}" ] || return 0
+	kill "$S3_PID" 2>/dev/null || true
+	wait "$S3_PID" 2>/dev/null || true
+	S3_PID=
+}
