@@ -124,6 +124,43 @@ teardown() {
 	assert_output 200
 }
 
+# answers CODE METHOD TOKEN PATH: whether the request gets CODE.
+answers() {
+	[ "$(req "$2" "$3" "$4")" = "$1" ]
+}
+
+@test "a token accepted before its key is retired is refused after (the signature memo goes too)" {
+	local old
+	old=$(nimbus key list --json | jq -r '.[0].kid')
+	nimbus key rotate --activate-after 0 >/dev/null 2>&1
+	cache_start
+	put_text a/k v
+	for i in 1 2 3; do
+		run req GET "$TOKEN_A" /cache/a/k
+		assert_output 200
+	done
+	nimbus key retire "$old"
+	# the server notices keyset.json change within TOKEN_RELOAD_MS
+	wait_for 50 answers 401 GET "$TOKEN_A" /cache/a/k || fail "still accepted"
+	run req GET "$TOKEN_A" /cache/a/k
+	assert_output 401
+	run req GET "$(nimbus token mint --aud cache --scope pull:a)" /cache/a/k
+	assert_output 200
+}
+
+@test "nimbus serve answers /cache/ too" {
+	local port
+	port=$(free_port)
+	"$NIMBUS" serve --listen "127.0.0.1:$port" 2>>"$CACHE_LOG" 3>&- &
+	CACHE_PID=$!
+	URL=http://127.0.0.1:$port
+	wait_for 100 curl -sf "$URL/healthz"
+	put_text a/k v
+	run req GET "$TOKEN_A" /cache/a/k
+	assert_output 200
+	grep -q 'services=store,health,jwks,cache' "$CACHE_LOG"
+}
+
 # The status and body of METHOD on PATH with TOKEN_A, as one line.
 probe() {
 	local code
