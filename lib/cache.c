@@ -639,14 +639,18 @@ int cache_upload_begin(struct cache *c, const char *org, const char *key, uint64
 	strbuf_addf(&u->tmp, "%s/tmp/%s-%s", c->dir, org, r);
 	for (size_t i = 0; sha256 && i < HASH_HEX; i++)
 		u->want[i] = sha256[i] | 0x20;
-	/* read back for S3 */
-	u->fd = open(u->tmp.buf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	u->md = EVP_MD_CTX_new();
 	if (!u->md || !EVP_DigestInit_ex(u->md, EVP_sha256(), NULL))
 		die("SHA-256 failed");
+	/* read back for S3 */
+	u->fd = open(u->tmp.buf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (u->fd < 0) {
+		int rc = fail_errno(EXIT_FAIL, "cannot create %s", u->tmp.buf);
+
+		cache_upload_free(u);
+		return rc;
+	}
 	*out = u;
-	if (u->fd < 0)
-		return fail_errno(EXIT_FAIL, "cannot create %s", u->tmp.buf);
 	return 0;
 }
 

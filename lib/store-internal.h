@@ -8,6 +8,8 @@
  * here, a wrapper in store.c and an implementation with its own SQL in
  * each driver. Every entry returns 0 or -code after fail().
  */
+typedef void store_row_fn(void *cls, const char *name, int64_t a, int64_t b);
+
 struct store_ops {
 	const char *name;
 	/* BEGIN statements for STORE_TX_READ and STORE_TX_WRITE. */
@@ -37,10 +39,10 @@ struct store_ops {
 			 int64_t at_ms, int64_t *org_bytes);
 	int (*cache_delete)(struct store *st, const char *org, const char *key, int64_t *org_bytes);
 	int (*cache_touch)(struct store *st, const char *org, const char *key, int64_t at_ms);
-	int (*cache_list)(struct store *st, const char *org, int64_t limit,
-			  struct store_cache_entry **out, size_t *nr, size_t *alloc);
-	int (*cache_orgs)(struct store *st, struct store_cache_org **out, size_t *nr,
-			  size_t *alloc);
+	/* Rows of a name and two integers, handed to row() one at a time. */
+	int (*cache_list)(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+			  void *cls);
+	int (*cache_orgs)(struct store *st, store_row_fn *row, void *cls);
 };
 
 /* The part every driver's handle starts with. */

@@ -403,62 +403,46 @@ static int pg_cache_touch(struct store *st, const char *org, const char *key, in
 	return pg_query(pg(st), sql, 3, (const char *[]){ org, key, at }, NULL);
 }
 
-/* Integer columns of a row: 0, or -code when one does not parse. */
-static int pg_int64_cols(const PGresult *res, int row, int first, int n, int64_t *out)
+/* Hand each row (a text, two integers) of a statement to row(). */
+static int pg_rows(struct pg_store *p, const char *sql, int nparams, const char *const *params,
+		   store_row_fn *row, void *cls)
 {
-	for (int i = 0; i < n; i++)
-		if (parse_i64(PQgetvalue(res, row, first + i), INT64_MIN, INT64_MAX, &out[i]))
-			return fail(EXIT_FAIL, "postgres: '%s' is not an integer",
-				    PQgetvalue(res, row, first + i));
-	return 0;
+	PGresult *res;
+	int rc = pg_query(p, sql, nparams, params, &res);
+
+	if (rc)
+		return rc;
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		int64_t v[2];
+
+		for (int j = 0; j < 2 && !rc; j++)
+			if (parse_i64(PQgetvalue(res, i, j + 1), INT64_MIN, INT64_MAX, &v[j]))
+				rc = fail(EXIT_FAIL, "postgres: '%s' is not an integer",
+					  PQgetvalue(res, i, j + 1));
+		if (!rc)
+			row(cls, PQgetvalue(res, i, 0), v[0], v[1]);
+	}
+	PQclear(res);
+	return rc;
 }
 
-static int pg_cache_list(struct store *st, const char *org, int64_t limit,
-			 struct store_cache_entry **out, size_t *nr, size_t *alloc)
+static int pg_cache_list(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+			 void *cls)
 {
 	static const char sql[] =
 		"SELECT key, size, accessed_at FROM cache_entries WHERE org = $1 "
 		"ORDER BY accessed_at, key LIMIT $2";
 	char l[24];
-	PGresult *res = NULL;
-	int rc;
 
 	xsnprintf(l, sizeof(l), "%" PRId64, limit);
-	rc = pg_query(pg(st), sql, 2, (const char *[]){ org, l }, &res);
-	for (int i = 0; !rc && i < PQntuples(res); i++) {
-		int64_t v[2];
-
-		rc = pg_int64_cols(res, i, 1, 2, v);
-		if (rc)
-			break;
-		ALLOC_GROW(*out, *nr + 1, *alloc);
-		(*out)[*nr] = (struct store_cache_entry){ xstrdup(PQgetvalue(res, i, 0)), v[0], v[1] };
-		(*nr)++;
-	}
-	if (res)
-		PQclear(res);
-	return rc;
+	return pg_rows(pg(st), sql, 2, (const char *[]){ org, l }, row, cls);
 }
 
-static int pg_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr, size_t *alloc)
+static int pg_cache_orgs(struct store *st, store_row_fn *row, void *cls)
 {
 	static const char sql[] = "SELECT org, entries, bytes FROM cache_orgs ORDER BY org";
-	PGresult *res = NULL;
-	int rc = pg_query(pg(st), sql, 0, NULL, &res);
 
-	for (int i = 0; !rc && i < PQntuples(res); i++) {
-		int64_t v[2];
-
-		rc = pg_int64_cols(res, i, 1, 2, v);
-		if (rc)
-			break;
-		ALLOC_GROW(*out, *nr + 1, *alloc);
-		(*out)[*nr] = (struct store_cache_org){ xstrdup(PQgetvalue(res, i, 0)), v[0], v[1] };
-		(*nr)++;
-	}
-	if (res)
-		PQclear(res);
-	return rc;
+	return pg_rows(pg(st), sql, 0, NULL, row, cls);
 }
 
 static const struct store_ops pg_ops = {

@@ -359,77 +359,41 @@ static int sq_cache_touch(struct store *st, const char *org, const char *key, in
 	return rc < 0 ? rc : 0;
 }
 
-/* Step through every row of stmt, handing each to add(); then reset it. */
-static int sq_rows(struct sq_store *s, sqlite3_stmt *stmt, void (*add)(sqlite3_stmt *, void *),
-		   void *cls)
+/* Hand each row (a text, two integers) of stmt to row(); then reset it. */
+static int sq_rows(struct sq_store *s, sqlite3_stmt *stmt, store_row_fn *row, void *cls)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		add(stmt, cls);
+		row(cls, (const char *)sqlite3_column_text(stmt, 0), sqlite3_column_int64(stmt, 1),
+		    sqlite3_column_int64(stmt, 2));
 	rc = rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	return rc;
 }
 
-struct sq_entries {
-	struct store_cache_entry **v;
-	size_t *nr, *alloc;
-};
-
-static void sq_add_entry(sqlite3_stmt *stmt, void *cls)
-{
-	struct sq_entries *e = cls;
-	struct store_cache_entry *n;
-
-	ALLOC_GROW(*e->v, *e->nr + 1, *e->alloc);
-	n = &(*e->v)[(*e->nr)++];
-	n->key = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-	n->size = sqlite3_column_int64(stmt, 1);
-	n->accessed_ms = sqlite3_column_int64(stmt, 2);
-}
-
-static int sq_cache_list(struct store *st, const char *org, int64_t limit,
-			 struct store_cache_entry **out, size_t *nr, size_t *alloc)
+static int sq_cache_list(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+			 void *cls)
 {
 	static const char sql[] =
 		"SELECT key, size, accessed_at FROM cache_entries WHERE org = ?1 "
 		"ORDER BY accessed_at, key LIMIT ?2";
 	struct sq_store *s = sq(st);
-	struct sq_entries e = { out, nr, alloc };
 	sqlite3_stmt *stmt;
 	int rc = sq_stmt(s, sql, &stmt, "ti", org, limit);
 
-	return rc ? rc : sq_rows(s, stmt, sq_add_entry, &e);
+	return rc ? rc : sq_rows(s, stmt, row, cls);
 }
 
-struct sq_orgs {
-	struct store_cache_org **v;
-	size_t *nr, *alloc;
-};
-
-static void sq_add_org(sqlite3_stmt *stmt, void *cls)
-{
-	struct sq_orgs *o = cls;
-	struct store_cache_org *n;
-
-	ALLOC_GROW(*o->v, *o->nr + 1, *o->alloc);
-	n = &(*o->v)[(*o->nr)++];
-	n->org = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-	n->entries = sqlite3_column_int64(stmt, 1);
-	n->bytes = sqlite3_column_int64(stmt, 2);
-}
-
-static int sq_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr, size_t *alloc)
+static int sq_cache_orgs(struct store *st, store_row_fn *row, void *cls)
 {
 	static const char sql[] = "SELECT org, entries, bytes FROM cache_orgs ORDER BY org";
 	struct sq_store *s = sq(st);
-	struct sq_orgs o = { out, nr, alloc };
 	sqlite3_stmt *stmt;
 	int rc = sq_stmt(s, sql, &stmt, "");
 
-	return rc ? rc : sq_rows(s, stmt, sq_add_org, &o);
+	return rc ? rc : sq_rows(s, stmt, row, cls);
 }
 
 static const struct store_ops sqlite_ops = {

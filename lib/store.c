@@ -286,21 +286,32 @@ int store_cache_touch(struct store *st, const char *org, const char *key, int64_
 	return st->ops->cache_touch(st, org, key, at_ms);
 }
 
+struct entries {
+	struct store_cache_entry *v;
+	size_t nr, alloc;
+};
+
+static void add_entry(void *cls, const char *key, int64_t size, int64_t accessed_ms)
+{
+	struct entries *e = cls;
+
+	ALLOC_GROW(e->v, e->nr + 1, e->alloc);
+	e->v[e->nr++] = (struct store_cache_entry){ xstrdup(key), size, accessed_ms };
+}
+
 int store_cache_list(struct store *st, const char *org, size_t limit,
 		     struct store_cache_entry **out, size_t *nr)
 {
-	size_t alloc = 0;
-	int rc;
+	struct entries e = { NULL, 0, 0 };
+	int rc = st->ops->cache_list(st, org, limit && limit < INT64_MAX ? (int64_t)limit : INT64_MAX,
+				     add_entry, &e);
 
-	*out = NULL;
-	*nr = 0;
-	rc = st->ops->cache_list(st, org, limit && limit < INT64_MAX ? (int64_t)limit : INT64_MAX,
-				 out, nr, &alloc);
 	if (rc) {
-		store_cache_entries_free(*out, *nr);
-		*out = NULL;
-		*nr = 0;
+		store_cache_entries_free(e.v, e.nr);
+		e = (struct entries){ NULL, 0, 0 };
 	}
+	*out = e.v;
+	*nr = e.nr;
 	return rc;
 }
 
@@ -311,19 +322,30 @@ void store_cache_entries_free(struct store_cache_entry *v, size_t nr)
 	free(v);
 }
 
+struct orgs {
+	struct store_cache_org *v;
+	size_t nr, alloc;
+};
+
+static void add_org(void *cls, const char *org, int64_t entries, int64_t bytes)
+{
+	struct orgs *o = cls;
+
+	ALLOC_GROW(o->v, o->nr + 1, o->alloc);
+	o->v[o->nr++] = (struct store_cache_org){ xstrdup(org), entries, bytes };
+}
+
 int store_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr)
 {
-	size_t alloc = 0;
-	int rc;
+	struct orgs o = { NULL, 0, 0 };
+	int rc = st->ops->cache_orgs(st, add_org, &o);
 
-	*out = NULL;
-	*nr = 0;
-	rc = st->ops->cache_orgs(st, out, nr, &alloc);
 	if (rc) {
-		store_cache_orgs_free(*out, *nr);
-		*out = NULL;
-		*nr = 0;
+		store_cache_orgs_free(o.v, o.nr);
+		o = (struct orgs){ NULL, 0, 0 };
 	}
+	*out = o.v;
+	*nr = o.nr;
 	return rc;
 }
 

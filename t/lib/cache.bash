@@ -76,14 +76,8 @@ put_text() {
 # with the bucket "cache" and points the cache at it (S3_DIR holds the
 # objects); its only credentials are S3RVER/S3RVER.
 s3rver_install() {
-	local dir=$1
-	command -v node >/dev/null && command -v npm >/dev/null || return 1
-	if [ ! -d "$dir/node_modules/s3rver" ]; then
-		mkdir -p "$dir"
-		npm install --prefix "$dir" --no-audit --no-fund --silent s3rver@3 >"$dir/npm.log" 2>&1 ||
-			return 1
-	fi
-	S3RVER="node $dir/node_modules/s3rver/bin/s3rver.js"
+	npm_install "$1" s3rver@3 || return 1
+	S3RVER="node $1/node_modules/s3rver/bin/s3rver.js"
 }
 
 s3rver_start() {

@@ -44,34 +44,7 @@ head -c $((64 << 20)) /dev/urandom >"$tmp/www/big"
 head -c 4096 /dev/urandom >"$tmp/www/small"
 
 nginx_port=$(free_port)
-mkdir -p "$tmp/nginx"
-cat >"$tmp/nginx/nginx.conf" <<CONF
-user root;
-worker_processes auto;
-daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log;
-events {
-	worker_connections 1024;
-}
-http {
-	access_log off;
-	sendfile on;
-	client_body_temp_path $tmp/nginx/body;
-	proxy_temp_path $tmp/nginx/proxy;
-	fastcgi_temp_path $tmp/nginx/fastcgi;
-	uwsgi_temp_path $tmp/nginx/uwsgi;
-	scgi_temp_path $tmp/nginx/scgi;
-	server {
-		listen 127.0.0.1:$nginx_port;
-		location /cache/bench/ {
-			alias $tmp/www/;
-		}
-	}
-}
-CONF
-[ "$(id -u)" = 0 ] || sed -i '/^user root;/d' "$tmp/nginx/nginx.conf"
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>"$tmp/nginx/stderr" &
+nginx_start "$tmp/nginx" "$nginx_port" "location /cache/bench/ { alias $tmp/www/; }"
 pids="$pids $!"
 
 nimbus_port=$(free_port)
