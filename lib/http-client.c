@@ -94,10 +94,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *cls)
 static size_t on_upload(char *buf, size_t size, size_t nmemb, void *cls)
 {
 	struct exchange *x = cls;
-	ssize_t n = read(x->upload_fd, buf, size * nmemb);
+	ssize_t n;
 
-	if (n < 0 && errno == EINTR)
+	do
 		n = read(x->upload_fd, buf, size * nmemb);
+	while (n < 0 && errno == EINTR);
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
