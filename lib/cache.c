@@ -212,11 +212,6 @@ static int thread_store(struct cache *c, struct store **out)
 	return rc;
 }
 
-const char *cache_backend(const struct cache *c)
-{
-	return c->s3 ? "s3" : "local";
-}
-
 uint64_t cache_limit(const struct cache *c)
 {
 	return c->limit;
@@ -290,7 +285,8 @@ static struct access_table take_accesses(struct cache *c)
 	return t;
 }
 
-int cache_flush(struct cache *c)
+/* Write the pending reads to the store. */
+static int cache_flush(struct cache *c)
 {
 	struct access_table t = take_accesses(c);
 

@@ -51,8 +51,6 @@ enum {
 int cache_open(struct cache **out, unsigned flags);
 /* Write the pending reads, then free everything. */
 void cache_close(struct cache *c);
-/* "local" or "s3". */
-const char *cache_backend(const struct cache *c);
 uint64_t cache_limit(const struct cache *c);
 
 struct cache_object {
@@ -69,8 +67,6 @@ int cache_get(struct cache *c, const char *org, const char *key, bool content,
 	      struct cache_object *obj);
 /* org/key was read now (kept in memory until the next batch). */
 void cache_accessed(struct cache *c, const char *org, const char *key);
-/* Write the pending reads to the store. */
-int cache_flush(struct cache *c);
 
 struct cache_upload;
 /*
