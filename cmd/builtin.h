@@ -2,6 +2,7 @@
 #define BUILTIN_H
 
 /* One entry point per top-level command, cmd/<name>.c. */
+int cmd_cache(int argc, const char **argv);
 int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
@@ -12,5 +13,11 @@ int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);
 int cmd_verify(int argc, const char **argv);
+
+/*
+ * The HTTP services of cmd/serve.c: all of them (only NULL), or the base
+ * ones (store, health) and the one named, for `nimbus SERVICE serve`.
+ */
+int serve_services(int argc, const char **argv, const char *const *usage, const char *only);
 
 #endif

@@ -45,6 +45,11 @@ static void default_store_url(struct strbuf *out)
 	strbuf_addf(out, "sqlite:%s/nimbus.db", cfg_str("core.state_dir"));
 }
 
+static void default_cache_dir(struct strbuf *out)
+{
+	strbuf_addf(out, "%s/cache", cfg_str("core.state_dir"));
+}
+
 static void default_keys_dir(struct strbuf *out)
 {
 	cfg_dir(out);
@@ -88,6 +93,14 @@ static int check_absolute(const char *v, struct strbuf *err)
 	return -1;
 }
 
+static int check_http_url(const char *v, struct strbuf *err)
+{
+	if (!*v || starts_with(v, "http://") || starts_with(v, "https://"))
+		return 0;
+	strbuf_addstr(err, "wants http://... or https://...");
+	return -1;
+}
+
 static int check_issuer(const char *v, struct strbuf *err)
 {
 	if (*v)
@@ -97,6 +110,22 @@ static int check_issuer(const char *v, struct strbuf *err)
 }
 
 const struct cfg_key cfg_keys[] = {
+	{ .name = "cache.backend", .type = CFG_ENUM, .def = "auto", .choices = "auto|local|s3",
+	  .help = "where cache objects live (auto: s3 when cache.s3_endpoint is set)" },
+	{ .name = "cache.dir", .type = CFG_PATH, .def_fn = default_cache_dir, .check = check_absolute,
+	  .help = "cache objects (local backend) and uploads in flight" },
+	{ .name = "cache.max_bytes_per_org", .type = CFG_SIZE, .def = "10G",
+	  .help = "bytes an org may keep in the cache (0: no limit)" },
+	{ .name = "cache.max_object_size", .type = CFG_SIZE, .def = "4G",
+	  .help = "largest cache upload" },
+	{ .name = "cache.s3_bucket", .type = CFG_STRING,
+	  .help = "S3 bucket of the cache" },
+	{ .name = "cache.s3_credentials_file", .type = CFG_PATH,
+	  .help = "aws_access_key_id and aws_secret_access_key for S3 (mode 0600)" },
+	{ .name = "cache.s3_endpoint", .type = CFG_URL, .check = check_http_url,
+	  .help = "S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com" },
+	{ .name = "cache.s3_region", .type = CFG_STRING, .def = "us-east-1",
+	  .help = "S3 region, for the request signatures" },
 	{ .name = "core.holder", .type = CFG_STRING,
 	  .help = "lease holder name (default: the host name)" },
 	{ .name = "core.run_dir", .type = CFG_PATH, .def_fn = default_run_dir,

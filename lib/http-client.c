@@ -13,6 +13,8 @@ struct exchange {
 	struct http_client_response *resp;
 	size_t max_body;
 	bool too_large;
+	int upload_fd, download_fd;
+	int write_errno;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -73,12 +75,31 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *cls)
 	struct exchange *x = cls;
 	size_t n = size * nmemb;
 
+	if (x->download_fd > 2) {
+		if (write_in_full(x->download_fd, data, n) < 0) {
+			x->write_errno = errno;
+			return 0;
+		}
+		return n;
+	}
+
 	if (n > x->max_body - x->resp->body.len) {
 		x->too_large = true;
 		return 0;
 	}
 	strbuf_add(&x->resp->body, data, n);
 	return n;
+}
+
+static size_t on_upload(char *buf, size_t size, size_t nmemb, void *cls)
+{
+	struct exchange *x = cls;
+	ssize_t n;
+
+	do
+		n = read(x->upload_fd, buf, size * nmemb);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
 /* One header line at a time, the status lines of interim responses included. */
@@ -169,7 +190,8 @@ static int exit_code_for(CURLcode cc)
 int http_client_do(struct http_client *c, const struct http_client_request *req,
 		   struct http_client_response *resp)
 {
-	struct exchange x = { .resp = resp };
+	struct exchange x = { .resp = resp, .upload_fd = req->upload_fd,
+			      .download_fd = req->download_fd };
 	const char *method = req->method ? req->method : req->body ? "POST" : "GET";
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -206,6 +228,16 @@ int http_client_do(struct http_client *c, const struct http_client_request *req,
 	if (req->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (req->upload_fd > 2) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+		curl_easy_setopt(h, CURLOPT_READDATA, &x);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->upload_len);
+	}
+	if (req->aws_sigv4) {
+		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+		curl_easy_setopt(h, CURLOPT_USERNAME, req->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, req->password);
 	}
 	if (log_enabled(LOG_TRACE)) {
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
@@ -215,6 +247,9 @@ int http_client_do(struct http_client *c, const struct http_client_request *req,
 	cc = curl_easy_perform(h);
 	if (x.too_large)
 		rc = fail(EXIT_FAIL, "%s %s: response larger than %zu bytes", method, req->url, x.max_body);
+	else if (x.write_errno)
+		rc = fail(EXIT_FAIL, "%s %s: cannot write the response: %s", method, req->url,
+			  strerror(x.write_errno));
 	else if (cc)
 		rc = fail(exit_code_for(cc), "%s %s: %s", method, req->url,
 			  *errbuf ? errbuf : curl_easy_strerror(cc));

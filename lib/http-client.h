@@ -32,6 +32,16 @@ struct http_client_request {
 	int timeout;			/* seconds for the whole exchange; 0: HTTP_CLIENT_TIMEOUT */
 	const char *unix_socket;	/* connect to this socket, not to the URL's host */
 	size_t max_body;		/* of the response; 0: HTTP_CLIENT_MAX_BODY */
+	/* Files instead of memory, for objects of any size (descriptors above 2). */
+	int upload_fd;			/* send upload_len bytes read from here, not body */
+	uint64_t upload_len;
+	int download_fd;		/* write the response body here, not to resp->body */
+	/*
+	 * AWS Signature Version 4 by libcurl: "aws:amz:REGION:SERVICE", signed
+	 * with the access key id and the secret as user and password.
+	 */
+	const char *aws_sigv4;
+	const char *user, *password;
 };
 
 struct http_client_header {
@@ -56,7 +66,8 @@ void http_client_free(struct http_client *c);
  * 0 when a response came, whatever its status. Otherwise a fail() code:
  * -EXIT_UNAVAILABLE (no connection, timeout, connection cut), -EXIT_CONFIG
  * (a malformed URL or a scheme other than http and https), -EXIT_FAIL
- * (a response body over the cap, anything else).
+ * (a response body over the cap, a write error on download_fd, anything
+ * else).
  */
 int http_client_do(struct http_client *c, const struct http_client_request *req,
 		   struct http_client_response *resp);

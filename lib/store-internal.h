@@ -8,6 +8,8 @@
  * here, a wrapper in store.c and an implementation with its own SQL in
  * each driver. Every entry returns 0 or -code after fail().
  */
+typedef void store_row_fn(void *cls, const char *name, int64_t a, int64_t b);
+
 struct store_ops {
 	const char *name;
 	/* BEGIN statements for STORE_TX_READ and STORE_TX_WRITE. */
@@ -31,6 +33,16 @@ struct store_ops {
 	int (*kv_sweep)(struct store *st, int limit);
 	int (*kv_gcra)(struct store *st, const char *key, int64_t interval, int64_t tau,
 		       int64_t cost, int64_t *ahead);
+
+	/* put and delete run inside a write transaction (store.c opens one). */
+	int (*cache_put)(struct store *st, const char *org, const char *key, int64_t size,
+			 int64_t at_ms, int64_t *org_bytes);
+	int (*cache_delete)(struct store *st, const char *org, const char *key, int64_t *org_bytes);
+	int (*cache_touch)(struct store *st, const char *org, const char *key, int64_t at_ms);
+	/* Rows of a name and two integers, handed to row() one at a time. */
+	int (*cache_list)(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+			  void *cls);
+	int (*cache_orgs)(struct store *st, store_row_fn *row, void *cls);
 };
 
 /* The part every driver's handle starts with. */

@@ -140,9 +140,9 @@ static int pg_query(struct pg_store *p, const char *sql, int nparams, const char
 	return 0;
 }
 
-/* A statement that returns one integer (0 when it returns no row). */
-static int pg_query_int64(struct pg_store *p, const char *sql, int nparams, const char *const *params,
-		    int64_t *out)
+/* The first column of the first row as an integer: 1, 0 when there is no row, or -code. */
+static int pg_row_int64(struct pg_store *p, const char *sql, int nparams, const char *const *params,
+			int64_t *out)
 {
 	PGresult *res;
 	int rc = pg_query(p, sql, nparams, params, &res);
@@ -150,10 +150,20 @@ static int pg_query_int64(struct pg_store *p, const char *sql, int nparams, cons
 	if (rc)
 		return rc;
 	*out = 0;
-	if (PQntuples(res) && parse_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, out))
+	rc = PQntuples(res) > 0;
+	if (rc && parse_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, out))
 		rc = fail(EXIT_FAIL, "postgres: '%s' is not an integer", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
+}
+
+/* A statement that returns one integer (0 when it returns no row). */
+static int pg_query_int64(struct pg_store *p, const char *sql, int nparams, const char *const *params,
+		    int64_t *out)
+{
+	int rc = pg_row_int64(p, sql, nparams, params, out);
+
+	return rc < 0 ? rc : 0;
 }
 
 static int pg_exec(struct store *st, const char *sql)
@@ -318,6 +328,123 @@ static int pg_kv_gcra(struct store *st, const char *key, int64_t interval, int64
 	return rc ? rc : cost == 0;
 }
 
+/* Writers of one org's entries queue here until the transaction ends. */
+static int pg_cache_lock_org(struct pg_store *p, const char *org)
+{
+	static const char make_sql[] =
+		"INSERT INTO cache_orgs (org, entries, bytes) VALUES ($1, 0, 0) ON CONFLICT (org) DO NOTHING";
+	static const char lock_sql[] = "SELECT 1 FROM cache_orgs WHERE org = $1 FOR UPDATE";
+	int rc = pg_query(p, make_sql, 1, (const char *[]){ org }, NULL);
+
+	return rc ? rc : pg_query(p, lock_sql, 1, (const char *[]){ org }, NULL);
+}
+
+static int pg_cache_adjust(struct pg_store *p, const char *org, int64_t entries, int64_t bytes,
+			   int64_t *org_bytes)
+{
+	static const char sql[] =
+		"UPDATE cache_orgs SET entries = entries + $2, bytes = bytes + $3 WHERE org = $1 "
+		"RETURNING bytes";
+	char e[24], b[24];
+
+	xsnprintf(e, sizeof(e), "%" PRId64, entries);
+	xsnprintf(b, sizeof(b), "%" PRId64, bytes);
+	return pg_query_int64(p, sql, 3, (const char *[]){ org, e, b }, org_bytes);
+}
+
+static int pg_cache_put(struct store *st, const char *org, const char *key, int64_t size,
+			int64_t at_ms, int64_t *org_bytes)
+{
+	static const char old_sql[] = "SELECT size FROM cache_entries WHERE org = $1 AND key = $2";
+	static const char put_sql[] =
+		"INSERT INTO cache_entries (org, key, size, created_at, accessed_at) "
+		"VALUES ($1, $2, $3, $4, $4) ON CONFLICT (org, key) DO UPDATE SET "
+		"size = excluded.size, created_at = excluded.created_at, accessed_at = excluded.accessed_at";
+	struct pg_store *p = pg(st);
+	char sz[24], at[24];
+	int64_t old;
+	int found, rc = pg_cache_lock_org(p, org);
+
+	if (rc)
+		return rc;
+	found = pg_row_int64(p, old_sql, 2, (const char *[]){ org, key }, &old);
+	if (found < 0)
+		return found;
+	xsnprintf(sz, sizeof(sz), "%" PRId64, size);
+	xsnprintf(at, sizeof(at), "%" PRId64, at_ms);
+	rc = pg_query(p, put_sql, 4, (const char *[]){ org, key, sz, at }, NULL);
+	return rc ? rc : pg_cache_adjust(p, org, found ? 0 : 1, size - old, org_bytes);
+}
+
+static int pg_cache_delete(struct store *st, const char *org, const char *key, int64_t *org_bytes)
+{
+	static const char sql[] = "DELETE FROM cache_entries WHERE org = $1 AND key = $2 RETURNING size";
+	struct pg_store *p = pg(st);
+	int64_t size;
+	int found, rc = pg_cache_lock_org(p, org);
+
+	if (rc)
+		return rc;
+	found = pg_row_int64(p, sql, 2, (const char *[]){ org, key }, &size);
+	if (found < 0)
+		return found;
+	rc = pg_cache_adjust(p, org, -found, -size, org_bytes);
+	return rc ? rc : found;
+}
+
+static int pg_cache_touch(struct store *st, const char *org, const char *key, int64_t at_ms)
+{
+	static const char sql[] =
+		"UPDATE cache_entries SET accessed_at = $3 "
+		"WHERE org = $1 AND key = $2 AND accessed_at < $3";
+	char at[24];
+
+	xsnprintf(at, sizeof(at), "%" PRId64, at_ms);
+	return pg_query(pg(st), sql, 3, (const char *[]){ org, key, at }, NULL);
+}
+
+/* Hand each row (a text, two integers) of a statement to row(). */
+static int pg_rows(struct pg_store *p, const char *sql, int nparams, const char *const *params,
+		   store_row_fn *row, void *cls)
+{
+	PGresult *res;
+	int rc = pg_query(p, sql, nparams, params, &res);
+
+	if (rc)
+		return rc;
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		int64_t v[2];
+
+		for (int j = 0; j < 2 && !rc; j++)
+			if (parse_i64(PQgetvalue(res, i, j + 1), INT64_MIN, INT64_MAX, &v[j]))
+				rc = fail(EXIT_FAIL, "postgres: '%s' is not an integer",
+					  PQgetvalue(res, i, j + 1));
+		if (!rc)
+			row(cls, PQgetvalue(res, i, 0), v[0], v[1]);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_cache_list(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+			 void *cls)
+{
+	static const char sql[] =
+		"SELECT key, size, accessed_at FROM cache_entries WHERE org = $1 "
+		"ORDER BY accessed_at, key LIMIT $2";
+	char l[24];
+
+	xsnprintf(l, sizeof(l), "%" PRId64, limit);
+	return pg_rows(pg(st), sql, 2, (const char *[]){ org, l }, row, cls);
+}
+
+static int pg_cache_orgs(struct store *st, store_row_fn *row, void *cls)
+{
+	static const char sql[] = "SELECT org, entries, bytes FROM cache_orgs ORDER BY org";
+
+	return pg_rows(pg(st), sql, 0, NULL, row, cls);
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.begin_sql = { "BEGIN READ ONLY", "BEGIN" },
@@ -332,6 +459,11 @@ static const struct store_ops pg_ops = {
 	.kv_incr = pg_kv_incr,
 	.kv_sweep = pg_kv_sweep,
 	.kv_gcra = pg_kv_gcra,
+	.cache_put = pg_cache_put,
+	.cache_delete = pg_cache_delete,
+	.cache_touch = pg_cache_touch,
+	.cache_list = pg_cache_list,
+	.cache_orgs = pg_cache_orgs,
 };
 
 /* PORT or PORT,PORT... for several hosts; an empty one is the default. */

@@ -286,6 +286,116 @@ static int sq_kv_gcra(struct store *st, const char *key, int64_t interval, int64
 	return rc ? rc : cost == 0;
 }
 
+/* Add delta to org's totals and return its bytes; the org row is made on first use. */
+static int sq_cache_adjust(struct sq_store *s, const char *org, int64_t entries, int64_t bytes,
+			   int64_t *org_bytes)
+{
+	static const char sql[] =
+		"INSERT INTO cache_orgs (org, entries, bytes) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (org) DO UPDATE SET entries = entries + excluded.entries, "
+		"bytes = bytes + excluded.bytes RETURNING bytes";
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "tii", org, entries, bytes);
+
+	return rc ? rc : sq_int64(s, stmt, org_bytes);
+}
+
+static int sq_cache_put(struct store *st, const char *org, const char *key, int64_t size,
+			int64_t at_ms, int64_t *org_bytes)
+{
+	static const char old_sql[] = "SELECT size FROM cache_entries WHERE org = ?1 AND key = ?2";
+	static const char put_sql[] =
+		"INSERT INTO cache_entries (org, key, size, created_at, accessed_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (org, key) DO UPDATE SET "
+		"size = excluded.size, created_at = excluded.created_at, accessed_at = excluded.accessed_at";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t old = 0;
+	int found, rc;
+
+	rc = sq_stmt(s, old_sql, &stmt, "tt", org, key);
+	if (rc)
+		return rc;
+	found = sq_step(s, stmt, &old);
+	if (found < 0)
+		return found;
+	rc = sq_stmt(s, put_sql, &stmt, "ttii", org, key, size, at_ms);
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	if (rc < 0)
+		return rc;
+	return sq_cache_adjust(s, org, found ? 0 : 1, size - old, org_bytes);
+}
+
+static int sq_cache_delete(struct store *st, const char *org, const char *key, int64_t *org_bytes)
+{
+	static const char sql[] = "DELETE FROM cache_entries WHERE org = ?1 AND key = ?2 RETURNING size";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t size = 0;
+	int found, rc;
+
+	rc = sq_stmt(s, sql, &stmt, "tt", org, key);
+	if (rc)
+		return rc;
+	found = sq_step(s, stmt, &size);
+	if (found < 0)
+		return found;
+	rc = sq_cache_adjust(s, org, -found, -size, org_bytes);
+	return rc ? rc : found;
+}
+
+static int sq_cache_touch(struct store *st, const char *org, const char *key, int64_t at_ms)
+{
+	static const char sql[] =
+		"UPDATE cache_entries SET accessed_at = ?3 "
+		"WHERE org = ?1 AND key = ?2 AND accessed_at < ?3";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "tti", org, key, at_ms);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : 0;
+}
+
+/* Hand each row (a text, two integers) of stmt to row(); then reset it. */
+static int sq_rows(struct sq_store *s, sqlite3_stmt *stmt, store_row_fn *row, void *cls)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		row(cls, (const char *)sqlite3_column_text(stmt, 0), sqlite3_column_int64(stmt, 1),
+		    sqlite3_column_int64(stmt, 2));
+	rc = rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int sq_cache_list(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+			 void *cls)
+{
+	static const char sql[] =
+		"SELECT key, size, accessed_at FROM cache_entries WHERE org = ?1 "
+		"ORDER BY accessed_at, key LIMIT ?2";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ti", org, limit);
+
+	return rc ? rc : sq_rows(s, stmt, row, cls);
+}
+
+static int sq_cache_orgs(struct store *st, store_row_fn *row, void *cls)
+{
+	static const char sql[] = "SELECT org, entries, bytes FROM cache_orgs ORDER BY org";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "");
+
+	return rc ? rc : sq_rows(s, stmt, row, cls);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -300,6 +410,11 @@ static const struct store_ops sqlite_ops = {
 	.kv_incr = sq_kv_incr,
 	.kv_sweep = sq_kv_sweep,
 	.kv_gcra = sq_kv_gcra,
+	.cache_put = sq_cache_put,
+	.cache_delete = sq_cache_delete,
+	.cache_touch = sq_cache_touch,
+	.cache_list = sq_cache_list,
+	.cache_orgs = sq_cache_orgs,
 };
 
 /* mkdir -p for the directories above path, each new one 0700. */

@@ -238,3 +238,120 @@ int store_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t t
 {
 	return st->ops->kv_gcra(st, key, interval, tau, cost, ahead);
 }
+
+/* A write transaction for one operation, unless the caller holds one already. */
+static int begin_own(struct store *st, bool *own)
+{
+	*own = !st->in_tx;
+	return *own ? store_begin(st, STORE_TX_WRITE) : 0;
+}
+
+static int end_own(struct store *st, bool own, int rc)
+{
+	int c;
+
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		store_rollback(st);
+		return rc;
+	}
+	c = store_commit(st);
+	return c ? c : rc;
+}
+
+int store_cache_put(struct store *st, const char *org, const char *key, int64_t size,
+		    int64_t at_ms, int64_t *org_bytes)
+{
+	bool own;
+	int rc = begin_own(st, &own);
+
+	if (!rc)
+		rc = st->ops->cache_put(st, org, key, size, at_ms, org_bytes);
+	return end_own(st, own, rc);
+}
+
+int store_cache_delete(struct store *st, const char *org, const char *key, int64_t *org_bytes)
+{
+	bool own;
+	int rc = begin_own(st, &own);
+
+	if (!rc)
+		rc = st->ops->cache_delete(st, org, key, org_bytes);
+	return end_own(st, own, rc);
+}
+
+int store_cache_touch(struct store *st, const char *org, const char *key, int64_t at_ms)
+{
+	return st->ops->cache_touch(st, org, key, at_ms);
+}
+
+struct entries {
+	struct store_cache_entry *v;
+	size_t nr, alloc;
+};
+
+static void add_entry(void *cls, const char *key, int64_t size, int64_t accessed_ms)
+{
+	struct entries *e = cls;
+
+	ALLOC_GROW(e->v, e->nr + 1, e->alloc);
+	e->v[e->nr++] = (struct store_cache_entry){ xstrdup(key), size, accessed_ms };
+}
+
+int store_cache_list(struct store *st, const char *org, size_t limit,
+		     struct store_cache_entry **out, size_t *nr)
+{
+	struct entries e = { NULL, 0, 0 };
+	int rc = st->ops->cache_list(st, org, limit && limit < INT64_MAX ? (int64_t)limit : INT64_MAX,
+				     add_entry, &e);
+
+	if (rc) {
+		store_cache_entries_free(e.v, e.nr);
+		e = (struct entries){ NULL, 0, 0 };
+	}
+	*out = e.v;
+	*nr = e.nr;
+	return rc;
+}
+
+void store_cache_entries_free(struct store_cache_entry *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].key);
+	free(v);
+}
+
+struct orgs {
+	struct store_cache_org *v;
+	size_t nr, alloc;
+};
+
+static void add_org(void *cls, const char *org, int64_t entries, int64_t bytes)
+{
+	struct orgs *o = cls;
+
+	ALLOC_GROW(o->v, o->nr + 1, o->alloc);
+	o->v[o->nr++] = (struct store_cache_org){ xstrdup(org), entries, bytes };
+}
+
+int store_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr)
+{
+	struct orgs o = { NULL, 0, 0 };
+	int rc = st->ops->cache_orgs(st, add_org, &o);
+
+	if (rc) {
+		store_cache_orgs_free(o.v, o.nr);
+		o = (struct orgs){ NULL, 0, 0 };
+	}
+	*out = o.v;
+	*nr = o.nr;
+	return rc;
+}
+
+void store_cache_orgs_free(struct store_cache_org *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].org);
+	free(v);
+}

@@ -83,4 +83,34 @@ int store_kv_sweep(struct store *st, int limit);
 int store_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t tau, int64_t cost,
 		  int64_t *ahead);
 
+/*
+ * The build cache's index (lib/cache.c): an entry per stored object of an
+ * org, and the org's totals, changed together. Sizes are bytes; times are
+ * milliseconds since the epoch of the serving host, which only order
+ * evictions (least recently used first).
+ */
+struct store_cache_entry {
+	char *key;
+	int64_t size, accessed_ms;
+};
+struct store_cache_org {
+	char *org;
+	int64_t entries, bytes;
+};
+
+/* Record org/key, replacing an entry; *org_bytes gets the org's new total. */
+int store_cache_put(struct store *st, const char *org, const char *key, int64_t size,
+		    int64_t at_ms, int64_t *org_bytes);
+/* Forget org/key: 1 when it was there, 0 when not; *org_bytes as above. */
+int store_cache_delete(struct store *st, const char *org, const char *key, int64_t *org_bytes);
+/* org/key was read at at_ms (an earlier time than recorded changes nothing). */
+int store_cache_touch(struct store *st, const char *org, const char *key, int64_t at_ms);
+/* At most limit (0: all) entries of org, least recently used first; *out is malloc'd. */
+int store_cache_list(struct store *st, const char *org, size_t limit,
+		     struct store_cache_entry **out, size_t *nr);
+void store_cache_entries_free(struct store_cache_entry *v, size_t nr);
+/* Every org's totals, by org; *out is malloc'd. */
+int store_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr);
+void store_cache_orgs_free(struct store_cache_org *v, size_t nr);
+
 #endif

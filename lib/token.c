@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 static bool is_org_char(int c)
@@ -357,8 +358,62 @@ static struct keyset_key *minted_header(const struct keyset *ks, const struct jo
 	return NULL;
 }
 
-int token_check(const struct keyset *ks, const char *jwt, size_t len,
-		const struct token_want *want, int64_t now, struct token_claims *out)
+/*
+ * Tokens whose signature one keyset snapshot has verified, by the SHA-256
+ * of the whole token: a service sees the same token on every request of
+ * a job, and an Ed25519 or RSA check costs far more than the rest of a
+ * request. Direct-mapped (a collision forgets the older token); the
+ * claims, expiry included, are still checked on every call, and a new
+ * snapshot (a key retired or added) starts with an empty memo.
+ */
+#define SIG_MEMO_SLOTS 4096
+
+struct sig_memo {
+	pthread_mutex_t lock;
+	unsigned char digest[SIG_MEMO_SLOTS][32];
+};
+
+static size_t memo_slot(const unsigned char *d)
+{
+	return ((size_t)d[0] << 8 | d[1]) % SIG_MEMO_SLOTS;
+}
+
+static bool memo_has(struct sig_memo *m, const unsigned char *d)
+{
+	bool hit;
+
+	pthread_mutex_lock(&m->lock);
+	hit = !memcmp(m->digest[memo_slot(d)], d, 32);
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+static void memo_add(struct sig_memo *m, const unsigned char *d)
+{
+	pthread_mutex_lock(&m->lock);
+	memcpy(m->digest[memo_slot(d)], d, 32);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The signature check, skipped for a token in memo (which may be NULL). */
+static int verify_signature(struct sig_memo *memo, struct jose_key *key, const char *jwt,
+			    size_t input_len, size_t len, const unsigned char *sig, size_t sig_len)
+{
+	unsigned char d[32];
+	int rc;
+
+	if (memo && !EVP_Digest(jwt, len, d, NULL, EVP_sha256(), NULL))
+		die("SHA-256 failed");
+	if (memo && memo_has(memo, d))
+		return 0;
+	rc = jose_verify(key, jwt, input_len, sig, sig_len);
+	if (!rc && memo)
+		memo_add(memo, d);
+	return rc;
+}
+
+static int check_token(const struct keyset *ks, struct sig_memo *memo, const char *jwt, size_t len,
+		       const struct token_want *want, int64_t now, struct token_claims *out)
 {
 	unsigned char sig[BASE64URL_DECODED_MAX(1024)];
 	struct jose_parts p;
@@ -384,7 +439,7 @@ int token_check(const struct keyset *ks, const char *jwt, size_t len,
 	}
 	if (p.sig_len > 1024 || (sig_len = base64url_decode_mem(sig, p.sig, p.sig_len)) < 0)
 		return fail(EXIT_REJECTED, "malformed token: bad signature encoding");
-	rc = jose_verify(key->key, jwt, p.input_len, sig, sig_len);
+	rc = verify_signature(memo, key->key, jwt, p.input_len, len, sig, sig_len);
 	if (rc)
 		return rc;
 	out->json = segment_json(p.payload, p.payload_len, "payload");
@@ -397,11 +452,25 @@ int token_check(const struct keyset *ks, const char *jwt, size_t len,
 	return rc;
 }
 
+int token_check(const struct keyset *ks, const char *jwt, size_t len,
+		const struct token_want *want, int64_t now, struct token_claims *out)
+{
+	return check_token(ks, NULL, jwt, len, want, now, out);
+}
+
 /* A loaded keyset, shared by the requests that use it. */
 struct snapshot {
 	int refs;
 	struct keyset ks;
+	struct sig_memo memo;
 };
+
+static void snapshot_free(struct snapshot *s)
+{
+	keyset_release(&s->ks);
+	pthread_mutex_destroy(&s->memo.lock);
+	free(s);
+}
 
 struct token_verifier {
 	pthread_mutex_t lock;
@@ -421,10 +490,8 @@ static void snapshot_put(struct token_verifier *v, struct snapshot *s)
 	pthread_mutex_lock(&v->lock);
 	last = !--s->refs;
 	pthread_mutex_unlock(&v->lock);
-	if (last) {
-		keyset_release(&s->ks);
-		free(s);
-	}
+	if (last)
+		snapshot_free(s);
 }
 
 struct token_verifier *token_verifier_new(const char *keys_dir)
@@ -474,10 +541,9 @@ static int reload(struct token_verifier *v)
 		return rc;
 	}
 	s->refs = 1;
-	if (v->snap && !--v->snap->refs) {
-		keyset_release(&v->snap->ks);
-		free(v->snap);
-	}
+	pthread_mutex_init(&s->memo.lock, NULL);
+	if (v->snap && !--v->snap->refs)
+		snapshot_free(v->snap);
 	v->snap = s;
 	v->st = st;
 	log_debug("verifier: %zu keys from %s", s->ks.nr, v->file);
@@ -519,7 +585,7 @@ int token_verify(struct token_verifier *v, const char *jwt, size_t len,
 		return rc;
 	if (!w.iss)
 		w.iss = v->issuer;
-	rc = token_check(&s->ks, jwt, len, &w, now_ms() / 1000, out);
+	rc = check_token(&s->ks, &s->memo, jwt, len, &w, now_ms() / 1000, out);
 	snapshot_put(v, s);
 	return rc;
 }

@@ -78,7 +78,9 @@ int token_check(const struct keyset *ks, const char *jwt, size_t len,
 /*
  * What services call on every request: the keyset of keys_dir is cached
  * and reloaded when keyset.json changes, which a stat at most every
- * TOKEN_RELOAD_MS finds out. Thread-safe.
+ * TOKEN_RELOAD_MS finds out; the tokens whose signature a loaded keyset
+ * verified are remembered with it (the claims are checked every time).
+ * Thread-safe.
  */
 #define TOKEN_RELOAD_MS 100
 struct token_verifier;

@@ -56,7 +56,7 @@ setup() {
 
 @test "nimbus.conf.5 documents every configuration key, and no other" {
 	diff -u <(nimbus config list --json | jq -r '.[].key' | sort) \
-		<(sed -n 's/^\.It Cm \([a-z_]*\.[a-z_]*\)$/\1/p' "$NIMBUS_SRC/man/nimbus.conf.5" | sort)
+		<(sed -n 's/^\.It Cm \([a-z0-9_]*\.[a-z0-9_]*\)$/\1/p' "$NIMBUS_SRC/man/nimbus.conf.5" | sort)
 }
 
 @test "the bash completion offers every command and a command's words" {

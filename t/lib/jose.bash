@@ -4,12 +4,7 @@
 
 jose_install() {
 	local dir=$1
-	command -v node >/dev/null && command -v npm >/dev/null || return 1
-	if [ ! -d "$dir/node_modules/jose" ]; then
-		mkdir -p "$dir"
-		npm install --prefix "$dir" --no-audit --no-fund --silent jose@6 >"$dir/npm.log" 2>&1 ||
-			return 1
-	fi
+	npm_install "$dir" jose@6 || return 1
 	cp "$NIMBUS_SRC/t/lib/jose-interop.mjs" "$dir/"
 	JOSE="node $dir/jose-interop.mjs"
 }

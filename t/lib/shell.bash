@@ -27,3 +27,47 @@ wait_for() {
 	done
 	return 1
 }
+
+# npm_install DIR NAME@RANGE: the npm package, installed into DIR once.
+# Fails when node or npm is missing or the install fails (DIR/npm.log).
+npm_install() {
+	local dir=$1 name=${2%@*}
+	command -v node >/dev/null && command -v npm >/dev/null || return 1
+	[ ! -d "$dir/node_modules/$name" ] || return 0
+	mkdir -p "$dir"
+	npm install --prefix "$dir" --no-audit --no-fund --silent "$2" >"$dir/npm.log" 2>&1
+}
+
+# nginx_start DIR PORT LOCATIONS: Debian's nginx on 127.0.0.1:PORT with the
+# location blocks LOCATIONS, its files in DIR, in the background ($! is
+# its pid); no access log, sendfile on.
+nginx_start() {
+	local dir=$1
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<CONF
+user root;
+worker_processes auto;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events {
+	worker_connections 1024;
+}
+http {
+	access_log off;
+	sendfile on;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
+	server {
+		listen 127.0.0.1:$2;
+		$3
+	}
+}
+CONF
+	# as another user nginx refuses "user root": drop that line there
+	[ "$(id -u)" = 0 ] || sed -i '/^user root;/d' "$dir/nginx.conf"
+	nginx -p "$dir" -c "$dir/nginx.conf" 2>"$dir/stderr" &
+}

@@ -36,34 +36,7 @@ rate() {
 }
 
 nginx_port=$(free_port)
-mkdir -p "$tmp/nginx"
-cat >"$tmp/nginx/nginx.conf" <<EOF
-user root;
-worker_processes auto;
-daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log;
-events {
-	worker_connections 1024;
-}
-http {
-	access_log off;
-	client_body_temp_path $tmp/nginx/body;
-	proxy_temp_path $tmp/nginx/proxy;
-	fastcgi_temp_path $tmp/nginx/fastcgi;
-	uwsgi_temp_path $tmp/nginx/uwsgi;
-	scgi_temp_path $tmp/nginx/scgi;
-	server {
-		listen 127.0.0.1:$nginx_port;
-		location = /healthz {
-			return 204;
-		}
-	}
-}
-EOF
-# as another user nginx refuses "user root": drop that line there
-[ "$(id -u)" = 0 ] || sed -i '/^user root;/d' "$tmp/nginx/nginx.conf"
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>"$tmp/nginx/stderr" &
+nginx_start "$tmp/nginx" "$nginx_port" 'location = /healthz { return 204; }'
 pids="$pids $!"
 
 nimbus_port=$(free_port)
