@@ -80,13 +80,13 @@ setup() {
 	local a b
 	a=$(nimbus key rotate)
 	b=$(nimbus key rotate --activate-after 0 2>/dev/null)
-	run nimbus key retire "$a"
+	run nimbus key retire -- "$a"
 	assert_success
 	assert_output ''
 	[ ! -e "$KEYS/$a.pem" ]
 	[ "$(nimbus key list --json | jq -r --arg k "$a" '.[] | select(.kid == $k) | .state')" = retired ]
 	[ "$(nimbus key jwks | jq -r '[.keys[].kid] | join(" ")')" = "$b" ]
-	run nimbus key retire "$a"
+	run nimbus key retire -- "$a"
 	assert_success
 	run nimbus key retire kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k
 	assert_status 4
@@ -98,10 +98,10 @@ setup() {
 	local a b
 	a=$(nimbus key rotate)
 	b=$(nimbus key rotate --activate-after 0 2>/dev/null)
-	run --separate-stderr nimbus key retire "$b"
+	run --separate-stderr nimbus key retire -- "$b"
 	assert_success
 	[[ $stderr == *"$a signs from now on"* ]] || fail "$stderr"
-	run --separate-stderr nimbus key retire "$a"
+	run --separate-stderr nimbus key retire -- "$a"
 	[[ $stderr == *"no key is left to sign with"* ]] || fail "$stderr"
 	run nimbus token mint --scope pull:acme
 	assert_status 4

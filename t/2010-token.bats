@@ -94,7 +94,7 @@ jwt_part() {
 	[ "$(jwt_part "$new" 1 | jq -r .kid)" = "$b" ]
 	nimbus token verify <<< "$old" >/dev/null
 	nimbus token verify <<< "$new" >/dev/null
-	nimbus key retire "$a"
+	nimbus key retire -- "$a"
 	run nimbus token verify <<< "$old"
 	assert_status 3
 	assert_output --partial retired
@@ -176,7 +176,7 @@ jwt_part() {
 	assert_output --partial 'unknown kid'
 	cp "$KEYS/$kid.pem" "$BATS_TEST_TMPDIR/old.pem"
 	nimbus key rotate --activate-after 0 >/dev/null 2>&1
-	nimbus key retire "$kid"
+	nimbus key retire -- "$kid"
 	run nimbus token verify "$(jwt_sign_ed25519 "$BATS_TEST_TMPDIR/old.pem" "$hdr" "$(claims)")"
 	assert_status 3
 	assert_output --partial retired

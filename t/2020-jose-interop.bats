@@ -38,7 +38,7 @@ setup() {
 	a=$(nimbus key rotate)
 	token=$(nimbus token mint --scope pull:acme --aud cache)
 	nimbus key rotate --activate-after 0 >/dev/null 2>&1
-	nimbus key retire "$a"
+	nimbus key retire -- "$a"
 	nimbus key jwks > "$BATS_TEST_TMPDIR/jwks.json"
 	run $JOSE verify "$BATS_TEST_TMPDIR/jwks.json" "$token"
 	assert_failure

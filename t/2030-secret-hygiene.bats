@@ -82,7 +82,7 @@ token_secrets() {
 	chmod 600 "$KEYS/$a.pem"
 	b=$(vv key rotate --activate-after 0)
 	pem_secrets "$KEYS/$b.pem"
-	vv key retire "$a"
+	vv key retire -- "$a"
 	vv token verify "$token" || true
 	vv key prune --older-than 0 >/dev/null
 

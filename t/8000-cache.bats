@@ -139,7 +139,7 @@ answers() {
 		run req GET "$TOKEN_A" /cache/a/k
 		assert_output 200
 	done
-	nimbus key retire "$old"
+	nimbus key retire -- "$old"
 	# the server notices keyset.json change within TOKEN_RELOAD_MS
 	wait_for 50 answers 401 GET "$TOKEN_A" /cache/a/k || fail "still accepted"
 	run req GET "$TOKEN_A" /cache/a/k
