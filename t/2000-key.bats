@@ -206,7 +206,7 @@ setup() {
 	[ "$(jq length <<< "$output")" = 6 ]
 	[ "$(jq '[.[] | select(.state == "current")] | length' <<< "$output")" = 1 ]
 	for i in 1 2 3 4 5 6; do
-		grep -qx "$(cat "$BATS_TEST_TMPDIR/kid.$i")" <(jq -r '.[].kid' <<< "$output")
+		grep -qx -- "$(cat "$BATS_TEST_TMPDIR/kid.$i")" <(jq -r '.[].kid' <<< "$output")
 		[ -f "$KEYS/$(cat "$BATS_TEST_TMPDIR/kid.$i").pem" ]
 	done
 	[ "$(find "$KEYS" -name '*.pem' | wc -l)" = 6 ]
