@@ -4,6 +4,7 @@
 /* One entry point per top-level command, cmd/<name>.c. */
 int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
+int cmd_github(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
 int cmd_key(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);

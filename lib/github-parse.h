@@ -29,6 +29,15 @@ int github_parse_jitconfig(const char *body, size_t len, struct strbuf *encoded,
  */
 int github_link_next(const char *link, struct strbuf *url);
 
+/*
+ * Whether an answer may be retried: 5xx, 429, and 403 that carries
+ * retry-after, says it is a secondary rate limit or has no requests left.
+ * *wait_ms is the least wait from now_ms its headers ask for: retry-after
+ * (seconds or an HTTP date), or x-ratelimit-reset when
+ * x-ratelimit-remaining is 0; 0 when they ask for none.
+ */
+bool github_retryable(const struct http_client_response *resp, int64_t now_ms, int64_t *wait_ms);
+
 /* The "message" of an error answer, printable, or nothing. */
 void github_error_message(const char *body, size_t len, struct strbuf *out);
 
