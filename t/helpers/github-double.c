@@ -27,9 +27,10 @@
  *   POST /_double/fault?kind=K[&count=N][&seconds=S][&endpoint=E]
  *        the next N requests (to endpoint E, or any) get: 500; 429 with
  *        retry-after S (2); secondary (403, secondary rate limit, with
- *        retry-after S when given); ratelimit (403, x-ratelimit-remaining
- *        0, reset in S s); hang (S s, 30, then the answer); malformed,
- *        truncated or html (a broken successful answer)
+ *        retry-after S when given); status (&status=CODE, a bare error);
+ *        ratelimit (403, x-ratelimit-remaining 0, reset in S s); hang (S
+ *        s, 30, then the answer); malformed, truncated or html (a broken
+ *        successful answer)
  *   POST /_double/runner?scope=S&name=N[&busy=1][&count=C]
  *        register runners (N-1 ... N-C when C is given); prints their ids
  *   POST /_double/busy?id=ID&busy=0|1
@@ -54,14 +55,17 @@
 #define API_VERSION "2022-11-28"
 #define RATE_LIMIT 5000
 
-enum fault_kind { F_500, F_429, F_SECONDARY, F_RATELIMIT, F_HANG, F_MALFORMED, F_TRUNCATED, F_HTML };
+/* Those up to F_RATELIMIT answer instead of the API, the others spoil its answer. */
+enum fault_kind {
+	F_500, F_429, F_SECONDARY, F_STATUS, F_RATELIMIT, F_HANG, F_MALFORMED, F_TRUNCATED, F_HTML,
+};
 static const char *const fault_names[] = {
-	"500", "429", "secondary", "ratelimit", "hang", "malformed", "truncated", "html",
+	"500", "429", "secondary", "status", "ratelimit", "hang", "malformed", "truncated", "html",
 };
 
 struct fault {
 	enum fault_kind kind;
-	int64_t count, seconds;
+	int64_t count, seconds, status;
 	char endpoint[32];		/* "" for any */
 };
 
@@ -623,6 +627,10 @@ static void apply_fault(struct answer *a, const struct fault *f)
 		answer_message(a, 403, "You have exceeded a secondary rate limit. Please wait a few "
 			       "minutes before you try again.");
 		break;
+	case F_STATUS:
+		answer_message(a, f->status, f->status == 403 ? "Resource not accessible by integration" :
+			       f->status == 401 ? "Bad credentials" : "Validation Failed");
+		break;
 	case F_RATELIMIT:
 		answer_header(a, "X-RateLimit-Reset", "%" PRId64, now_s() + (secs ? secs : 2));
 		answer_message(a, 403, "API rate limit exceeded for installation.");
@@ -734,6 +742,7 @@ static void control(struct http_request *req)
 		f.kind = k;
 		f.count = query_int(req, "count", 1, 1, 1000000, &bad);
 		f.seconds = query_int(req, "seconds", 0, 0, 3600, &bad);
+		f.status = query_int(req, "status", 400, 400, 599, &bad);
 		if (!kind || k == ARRAY_SIZE(fault_names) || bad || (ep && strlen(ep) >= sizeof(f.endpoint))) {
 			http_reply_error(req, 400, "BAD_FAULT", "kind, count, seconds or endpoint");
 		} else {
