@@ -253,6 +253,7 @@ int github_link_next(const char *link, struct strbuf *url)
 
 	while (*p) {
 		const char *lt, *gt, *end;
+		bool quoted = false;
 
 		p = skip_ows(p);
 		if (*p == ',') {
@@ -262,9 +263,13 @@ int github_link_next(const char *link, struct strbuf *url)
 		lt = p;
 		if (*lt != '<' || !(gt = strchr(lt, '>')))
 			return 0;
-		/* the parameters run to the next link, which starts with '<' after a comma */
+		/* the parameters run to the comma before the next link, outside quotes */
 		for (end = gt + 1; *end; end++) {
-			if (*end == ',' && *skip_ows(end + 1) == '<')
+			if (*end == '"')
+				quoted = !quoted;
+			else if (quoted && *end == '\\' && end[1])
+				end++;
+			else if (!quoted && *end == ',')
 				break;
 		}
 		if (rel_next(gt + 1, end)) {
