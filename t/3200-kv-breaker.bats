@@ -15,9 +15,10 @@ teardown_file() {
 	pg_stop
 }
 
-# kv-tool breaker OP KEY with 3 failures to open, 1 s open, 1 s probes.
+# kv-tool breaker OP KEY [PROBE_MS]: 3 failures open it for 2 s; probes
+# are out for 30 s unless said otherwise, which no test waits for.
 brk() {
-	"$NIMBUS_BUILD/t/helpers/kv-tool" breaker "$1" "$2" 3 1000 1000
+	"$NIMBUS_BUILD/t/helpers/kv-tool" breaker "$1" "$2" 3 2000 "${3:-30000}"
 }
 
 life_cycle() {
@@ -33,11 +34,11 @@ life_cycle() {
 	brk failure b
 	brk failure b
 	run brk failure b
-	assert_output --regexp '^open 3 (9[0-9][0-9]|1000)$'
+	assert_output --regexp '^open 3 (1[0-9]{3}|2000)$'
 	run brk ask b
 	assert_status 5
 	assert_output --regexp '^open 3 [0-9]+$'
-	sleep 1.1
+	sleep 2.1
 	run brk peek b
 	assert_output "half-open 3 0"
 	# one probe goes; the others wait for it
@@ -50,7 +51,7 @@ life_cycle() {
 	# the probe failed: open again at once, whatever the count
 	run brk failure b
 	assert_output --regexp '^open 4 [0-9]+$'
-	sleep 1.1
+	sleep 2.1
 	brk ask b
 	run brk success b
 	assert_output "closed 0 0"
@@ -69,13 +70,13 @@ probe_timeout() {
 	brk failure p
 	brk failure p
 	brk failure p
-	sleep 1.1
-	brk ask p
-	run brk ask p
+	sleep 2.1
+	brk ask p 3000
+	run brk ask p 3000
 	assert_status 5
 	# the probe never reported: after probe_ms another may go
-	sleep 1.1
-	run brk ask p
+	sleep 3.1
+	run brk ask p 3000
 	assert_success
 	assert_output --regexp 'probing$'
 }
@@ -90,7 +91,7 @@ probe_race() {
 	brk failure r
 	brk failure r
 	brk failure r
-	sleep 1.1
+	sleep 2.1
 	for ((i = 0; i < n; i++)); do
 		brk ask r >"$dir/out.$i" 2>&1 &
 		pids+=($!)

@@ -23,6 +23,7 @@ static void runners(struct github *gh)
 {
 	struct github_runners rs = GITHUB_RUNNERS_INIT;
 	struct github_runner idle = GITHUB_RUNNER_INIT, busy = GITHUB_RUNNER_INIT;
+	struct github_runner again = GITHUB_RUNNER_INIT;
 
 	is_int(github_runners_list(gh, "acme", NULL, &rs), 0, "list, after a 500");
 	is_int(rs.nr, 2, "two runners");
@@ -33,14 +34,15 @@ static void runners(struct github *gh)
 	is_int(github_runner_find(gh, "acme", "nimbus-00000001", &idle), 0, "find the idle one");
 	is_int(github_runner_find(gh, "acme", "nimbus-00000002", &busy), 0, "find the busy one");
 	ok(!idle.busy && busy.busy, "which is busy");
-	is_int(github_runner_find(gh, "acme", "nimbus-0000000", &idle), -EXIT_NOTFOUND,
+	is_int(github_runner_find(gh, "acme", "nimbus-0000000", &again), -EXIT_NOTFOUND,
 	       "a name is matched whole");
 	is_int(github_runner_deregister(gh, "acme", busy.id, 0), -EXIT_BUSY, "busy: not deregistered");
 	is_int(github_runner_deregister(gh, "acme", idle.id, 0), 1, "deregistered");
 	is_int(github_runner_deregister(gh, "acme", idle.id, 0), 0, "already gone");
-	is_int(github_runner_get(gh, "acme", idle.id, &idle), -EXIT_NOTFOUND, "not registered");
-	is_int(github_runner_get(gh, "acme", busy.id, &idle), 0, "the busy one still is");
-	is_str(idle.name, "nimbus-00000002", "by id");
+	is_int(github_runner_get(gh, "acme", idle.id, &again), -EXIT_NOTFOUND, "not registered");
+	is_int(github_runner_get(gh, "acme", busy.id, &again), 0, "the busy one still is");
+	is_str(again.name, "nimbus-00000002", "by id");
+	github_runner_release(&again);
 	github_runner_release(&idle);
 	github_runner_release(&busy);
 	is_int(github_runners_list(gh, "nope/x", NULL, &rs), -EXIT_NOTFOUND, "an unknown repository");
