@@ -182,6 +182,7 @@ int github_open(struct github **out, struct store *st, struct kv *kv)
 		strbuf_setlen(&api, api.len - 1);
 	if (github_api_url_check(api.buf, &host, &err))
 		BUG("github.api_url passed its check but %s", err.buf);
+	strbuf_release(&err);
 	pthread_once(&once, metrics_init);
 	gh = xcalloc(1, sizeof(*gh));
 	gh->api = strbuf_detach(&api, NULL);
@@ -270,6 +271,7 @@ static int load_app_key(struct github *gh)
 /* The App's JWT, made again a minute before it expires. */
 static int app_jwt(struct github *gh)
 {
+	static const char jwt_header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
 	const char *app_id = cfg_str("github.app_id");
 	int64_t now = now_s();
 	struct strbuf header = STRBUF_INIT;
@@ -288,7 +290,7 @@ static int app_jwt(struct github *gh)
 	payload = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
 	if (!payload)
 		die("out of memory building the App's JWT");
-	base64url_encode(&header, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", 27);
+	base64url_encode(&header, jwt_header, sizeof(jwt_header) - 1);
 	strbuf_release_secret(&gh->jwt);
 	rc = jose_sign(gh->app_key, header.buf, header.len, payload, strlen(payload), &gh->jwt);
 	if (!rc) {
@@ -459,7 +461,7 @@ static int call(struct github *gh, const struct request *rq, struct http_client_
 
 	for (int64_t attempt = 1;; attempt++) {
 		struct kv_breaker b;
-		int64_t wait_ms = 0;
+		int64_t wait_ms = 0, backoff;
 		bool failed;
 
 		/* first: getting a token asks the breaker itself */
@@ -485,7 +487,10 @@ static int call(struct github *gh, const struct request *rq, struct http_client_
 			break;
 		set_breaker_gauge(gh, &b);
 		if (!failed && resp->status == 401 && rq->installation && !refreshed) {
-			/* revoked or reinstalled: one more try with a new token */
+			/*
+			 * Revoked, or the App reinstalled: one more try with a new
+			 * token, which replaces this one in the store anyway.
+			 */
 			store_github_token_drop(gh->st, rq->installation, gh->token.buf);
 			forget_token(gh);
 			refreshed = true;
@@ -508,7 +513,9 @@ static int call(struct github *gh, const struct request *rq, struct http_client_
 				  rq->method, path_of(gh, rq->url), why.buf, attempt);
 			break;
 		}
-		wait_ms = wait_ms > backoff_ms(attempt) ? wait_ms : backoff_ms(attempt);
+		backoff = backoff_ms(attempt);
+		if (backoff > wait_ms)
+			wait_ms = backoff;
 		if (wait_ms > gh->max_wait_ms) {
 			rc = fail(EXIT_UNAVAILABLE, "GitHub: %s %s: %s; retry in %" PRId64 " s",
 				  rq->method, path_of(gh, rq->url), why.buf, (wait_ms + 999) / 1000);
@@ -649,10 +656,10 @@ int github_token(struct github *gh, int64_t installation, struct strbuf *token,
 	return 0;
 }
 
-/* "orgs/ORG" or "repos/OWNER/NAME": where a scope's API lives. */
-static void scope_path(struct strbuf *sb, const char *scope)
+/* API/orgs/ORG/WHAT or API/repos/OWNER/NAME/WHAT. */
+static void scope_url(struct github *gh, struct strbuf *url, const char *scope, const char *what)
 {
-	strbuf_addf(sb, "%s/%s", strchr(scope, '/') ? "repos" : "orgs", scope);
+	strbuf_addf(url, "%s/%s/%s/%s", gh->api, strchr(scope, '/') ? "repos" : "orgs", scope, what);
 }
 
 static int check_scope(const char *scope)
@@ -678,9 +685,7 @@ int github_installation(struct github *gh, const char *scope, int64_t *installat
 			return 0;
 		}
 	}
-	strbuf_addf(&url, "%s/", gh->api);
-	scope_path(&url, scope);
-	strbuf_addstr(&url, "/installation");
+	scope_url(gh, &url, scope, "installation");
 	rq.url = url.buf;
 	rc = call_expect(gh, &rq, 200, &resp);
 	if (!rc && (rc = github_parse_installation(resp.body.buf, resp.body.len, installation)))
@@ -707,9 +712,7 @@ static int runners_url(struct github *gh, const char *scope, struct strbuf *url,
 
 	if (rc)
 		return rc;
-	strbuf_addf(url, "%s/", gh->api);
-	scope_path(url, scope);
-	strbuf_addstr(url, "/actions/runners");
+	scope_url(gh, url, scope, "actions/runners");
 	va_start(ap, fmt);
 	strbuf_vaddf(url, fmt, ap);
 	va_end(ap);
@@ -858,6 +861,8 @@ int github_jitconfig(struct github *gh, const char *scope, const struct github_j
 	char *text;
 	int rc;
 
+	if (!spec->name)
+		BUG("a JIT runner without a name");
 	if (!labels) {
 		strvec_split(&config_labels, cfg_str("github.runner_labels"), ',');
 		labels = &config_labels;
