@@ -5,18 +5,6 @@
 load lib/common
 load lib/github
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	github_setup
-}
-
-teardown() {
-	github_teardown
-}
-
 @test "github token prints an installation token alone; --json gives its expiry" {
 	run nimbus github token
 	assert_success

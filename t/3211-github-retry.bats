@@ -7,18 +7,10 @@
 load lib/common
 load lib/github
 
-setup_file() {
-	github_key
-}
-
 setup() {
 	github_setup
 	# the token first, so that the faults meet the runner endpoints
 	nimbus github token >/dev/null
-}
-
-teardown() {
-	github_teardown
 }
 
 @test "3 × 500, then success: retried with backoff" {

@@ -25,10 +25,6 @@ setup() {
 	export NIMBUS_GITHUB_BREAKER_TIMEOUT=4
 }
 
-teardown() {
-	github_teardown
-}
-
 open_fail_fast_probe() {
 	local i before
 	nimbus github token >/dev/null

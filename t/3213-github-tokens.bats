@@ -16,14 +16,6 @@ teardown_file() {
 	pg_stop
 }
 
-setup() {
-	github_setup
-}
-
-teardown() {
-	github_teardown
-}
-
 fetched_once() {
 	local before t1 t2 i pids=()
 	before=$(gh_count access_tokens)

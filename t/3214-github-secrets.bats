@@ -6,18 +6,6 @@
 load lib/common
 load lib/github
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	github_setup
-}
-
-teardown() {
-	github_teardown
-}
-
 # The base64 lines of the App's key, the JWT header prefix every App
 # JWT starts with, and the given secrets: none may appear in $1.
 refute_secrets() {

@@ -5,18 +5,6 @@
 load lib/common
 load lib/github
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	github_setup
-}
-
-teardown() {
-	github_teardown
-}
-
 @test "the library: list, find, deregister (busy, done, gone), JIT configs, metrics" {
 	gh_runner acme nimbus-00000001 >/dev/null
 	gh_runner acme nimbus-00000002 busy=1 >/dev/null

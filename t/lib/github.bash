@@ -1,9 +1,7 @@
 # The GitHub double for the tests: `load lib/github` after lib/common.
 #
-#	setup_file() { github_key; }
-#	setup() { github_setup; }
-#	teardown() { github_teardown; }
-#
+# It defines setup_file (github_key), setup (github_setup) and teardown
+# (github_teardown); a file that needs more defines its own and calls them.
 # github_setup starts t/helpers/github-double for the App 4242 with
 # installation 77, orgs acme and widgets and the repository acme/app
 # (more arguments go to the double), and points nimbus at it with the
@@ -43,6 +41,18 @@ github_double_start() {
 
 github_teardown() {
 	[ -z "${GH_PID:-}" ] || { kill "$GH_PID" 2>/dev/null; wait "$GH_PID" 2>/dev/null; } || true
+}
+
+setup_file() {
+	github_key
+}
+
+setup() {
+	github_setup
+}
+
+teardown() {
+	github_teardown
 }
 
 # Requests the double has seen at an endpoint (access_tokens, installation,

@@ -9,16 +9,6 @@
 #include "metrics.h"
 #include "redact.h"
 
-static bool has_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-
-	for (const char *p = text; (p = strstr(p, line)); p += n)
-		if ((p == text || p[-1] == '\n') && p[n] == '\n')
-			return true;
-	return false;
-}
-
 static void runners(struct github *gh)
 {
 	struct github_runners rs = GITHUB_RUNNERS_INIT;
