@@ -102,10 +102,14 @@ static int github_token_cmd(int argc, const char **argv)
 	argc = parse_options(argc, argv, options, token_usage, 0);
 	if (argc)
 		usage_msg(token_usage, options, "too many arguments");
-	if (!installation && !cfg_int("github.installation_id"))
-		pick_scopes(NULL, NULL, false, token_usage, options, &scopes);
-	gh = open_client();
 	/* no installation named: the one of the org or repository configured */
+	if (!installation && !cfg_int("github.installation_id")) {
+		github_config_scopes(&scopes);
+		if (scopes.nr != 1)
+			usage_msg(token_usage, options, "which installation? github.orgs and "
+				  "github.repos name %zu; give --installation", scopes.nr);
+	}
+	gh = open_client();
 	rc = scopes.nr ? github_installation(gh, scopes.v[0], &installation) : 0;
 	if (!rc)
 		rc = github_token(gh, installation, &token, &expires_at);

@@ -24,7 +24,7 @@ load lib/github
 	[ "$(gh_count installation)" = 1 ]
 	NIMBUS_GITHUB_ORGS=acme,widgets run nimbus github token
 	assert_status 2
-	assert_output --partial "give --org or --repo"
+	assert_output --partial "give --installation"
 	nimbus github runners --org widgets
 	[ "$(gh_count installation)" = 2 ]
 }
