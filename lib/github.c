@@ -482,10 +482,17 @@ static int call(struct github *gh, const struct request *rq, struct http_client_
 		failed = rc || resp->status >= 500;
 		strbuf_reset(&why);
 		describe(&why, rq, rc, resp);
-		rc = kv_breaker_record(gh->kv, gh->breaker_key, &gh->breaker, !failed, &b);
-		if (rc < 0)
-			break;
-		set_breaker_gauge(gh, &b);
+		/*
+		 * A success after the breaker was found closed and clean changes
+		 * nothing, unless another process failed meanwhile: spare the
+		 * store a write on every request for that.
+		 */
+		if (failed || b.state != KV_BREAKER_CLOSED || b.failures) {
+			rc = kv_breaker_record(gh->kv, gh->breaker_key, &gh->breaker, !failed, &b);
+			if (rc < 0)
+				break;
+			set_breaker_gauge(gh, &b);
+		}
 		if (!failed && resp->status == 401 && rq->installation && !refreshed) {
 			/*
 			 * Revoked, or the App reinstalled: one more try with a new
