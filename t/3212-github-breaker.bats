@@ -77,8 +77,9 @@ probe_out() {
 	# the probe hangs; meanwhile the others are refused without a request
 	gh_fault hang seconds=30 endpoint=runners
 	before=$(gh_count total)
-	nimbus -c github.timeout=2 -c github.max_attempts=1 github runners \
-		>/dev/null 2>"$BATS_TEST_TMPDIR/probe.err" &
+	# its failure opens the breaker for 60 s: long enough to look at it
+	nimbus -c github.timeout=2 -c github.max_attempts=1 -c github.breaker_timeout=60 \
+		github runners >/dev/null 2>"$BATS_TEST_TMPDIR/probe.err" &
 	probe=$!
 	wait_for 50 more_than "$before"
 	run nimbus github runners
@@ -87,9 +88,9 @@ probe_out() {
 	[ "$(gh_count total)" = $((before + 1)) ]
 	# the probe timed out: open again at once, for the whole timeout
 	! wait "$probe"
-	grep -q "circuit open after 6 failures" "$BATS_TEST_TMPDIR/probe.err"
+	grep -q "circuit open after 6 failures, retry in 60 s" "$BATS_TEST_TMPDIR/probe.err"
 	run nimbus github breaker --json
-	jq -e '.state == "open" and .failures == 6' <<<"$output"
+	jq -e '.state == "open" and .failures == 6 and .retry_in > 50' <<<"$output"
 	run nimbus github breaker --reset --json
 	jq -e '.state == "closed" and .failures == 0' <<<"$output"
 	nimbus github runners

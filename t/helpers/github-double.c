@@ -472,23 +472,9 @@ static void jitconfig(struct answer *a, const struct http_request *req, const ch
 	json_array_foreach(labels, i, l)
 		strvec_push(&r->labels, json_string_value(l));
 	cfg = xstrfmt("{\".runner\":\"%s\",\".credentials\":\"secret-%" PRId64 "\"}", name, r->id);
-	/* GitHub's is standard base64 */
-	{
-		static const char b64[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		size_t n = strlen(cfg);
-
-		for (size_t k = 0; k < n; k += 3) {
-			unsigned v = (unsigned char)cfg[k] << 16 |
-				     (k + 1 < n ? (unsigned char)cfg[k + 1] << 8 : 0) |
-				     (k + 2 < n ? (unsigned char)cfg[k + 2] : 0);
-
-			strbuf_addch(&enc, b64[v >> 18 & 63]);
-			strbuf_addch(&enc, b64[v >> 12 & 63]);
-			strbuf_addch(&enc, k + 1 < n ? b64[v >> 6 & 63] : '=');
-			strbuf_addch(&enc, k + 2 < n ? b64[v & 63] : '=');
-		}
-	}
+	/* GitHub's is standard base64, padded */
+	strbuf_grow(&enc, 4 * (strlen(cfg) + 2) / 3 + 1);
+	strbuf_setlen(&enc, EVP_EncodeBlock((unsigned char *)enc.buf, (unsigned char *)cfg, strlen(cfg)));
 	answer_json(a, 201, json_pack("{s:o, s:s}", "runner", runner_json(r),
 				      "encoded_jit_config", enc.buf));
 	free(cfg);
@@ -719,11 +705,6 @@ static void handle_api(struct http_request *req)
 
 /* ---- control ---- */
 
-static void reply_doc(struct http_request *req, int status, json_t *doc)
-{
-	http_reply_json(req, status, doc);
-}
-
 static void control(struct http_request *req)
 {
 	const char *what = req->path + strlen("/_double/");
@@ -731,7 +712,7 @@ static void control(struct http_request *req)
 
 	pthread_mutex_lock(&d.lock);
 	if (!strcmp(what, "counts") && !strcmp(req->method, "GET")) {
-		reply_doc(req, 200, json_deep_copy(d.counts));
+		http_reply_json(req, 200, json_deep_copy(d.counts));
 	} else if (!strcmp(what, "fault") && !strcmp(req->method, "POST")) {
 		const char *kind = http_query(req, "kind"), *ep = http_query(req, "endpoint");
 		struct fault f = { 0 };
