@@ -5,6 +5,7 @@
 int cmd_cache(int argc, const char **argv);
 int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
+int cmd_github(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
 int cmd_key(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);

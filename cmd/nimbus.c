@@ -17,6 +17,7 @@ static const struct cmd_struct commands[] = {
 	{ "cache", cmd_cache, "serve and collect the build cache" },
 	{ "config", cmd_config, "show the effective configuration" },
 	{ "db", cmd_db, "migrate the store and show its schema version" },
+	{ "github", cmd_github, "installation tokens, runners and the breaker of the GitHub API" },
 	{ "help", cmd_help, "show the commands, or a command's usage" },
 	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },

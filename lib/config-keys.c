@@ -1,5 +1,6 @@
 #include "common.h"
 #include "config.h"
+#include "github.h"
 #include "netaddr.h"
 #include "redis-url.h"
 
@@ -109,6 +110,81 @@ static int check_issuer(const char *v, struct strbuf *err)
 	return -1;
 }
 
+static int check_github_url(const char *v, struct strbuf *err)
+{
+	return github_api_url_check(v, NULL, err);
+}
+
+/* A GitHub App id, or its client id (Iv1.0123abcd...). */
+static int check_app_id(const char *v, struct strbuf *err)
+{
+	size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.");
+
+	if (!v[n] && n <= 64)
+		return 0;
+	strbuf_addstr(err, "wants the App's id or client id");
+	return -1;
+}
+
+/* Comma-separated items, each of which ok() accepts. */
+static int check_list(const char *v, bool (*ok)(const char *), const char *what,
+		      struct strbuf *err)
+{
+	struct strvec items = STRVEC_INIT;
+	int rc = 0;
+
+	strvec_split(&items, v, ',');
+	for (size_t i = 0; i < items.nr && !rc; i++) {
+		if (!ok(items.v[i])) {
+			strbuf_addf(err, "'%s' is not %s", items.v[i], what);
+			rc = -1;
+		}
+	}
+	strvec_clear(&items);
+	return rc;
+}
+
+static bool is_org(const char *s)
+{
+	return !strchr(s, '/') && github_scope_valid(s);
+}
+
+static bool is_repo(const char *s)
+{
+	return strchr(s, '/') && github_scope_valid(s);
+}
+
+static bool is_label(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 256)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static int check_orgs(const char *v, struct strbuf *err)
+{
+	return check_list(v, is_org, "an organization", err);
+}
+
+static int check_repos(const char *v, struct strbuf *err)
+{
+	return check_list(v, is_repo, "OWNER/NAME", err);
+}
+
+static int check_labels(const char *v, struct strbuf *err)
+{
+	if (!v[strspn(v, ",")]) {
+		strbuf_addstr(err, "wants at least one label");
+		return -1;
+	}
+	return check_list(v, is_label, "a label", err);
+}
+
 const struct cfg_key cfg_keys[] = {
 	{ .name = "cache.backend", .type = CFG_ENUM, .def = "auto", .choices = "auto|local|s3",
 	  .help = "where cache objects live (auto: s3 when cache.s3_endpoint is set)" },
@@ -132,6 +208,32 @@ const struct cfg_key cfg_keys[] = {
 	  .check = check_absolute, .help = "per-boot state: VM records, sockets" },
 	{ .name = "core.state_dir", .type = CFG_PATH, .def_fn = default_state_dir,
 	  .check = check_absolute, .help = "durable state" },
+	{ .name = "github.api_url", .type = CFG_URL, .def = "https://api.github.com",
+	  .check = check_github_url, .help = "the GitHub API (GitHub Enterprise Server: .../api/v3)" },
+	{ .name = "github.app_id", .type = CFG_STRING, .check = check_app_id,
+	  .help = "the GitHub App's id or client id, the iss of its JWTs" },
+	{ .name = "github.breaker_failures", .type = CFG_INT, .def = "5", .min = 1, .max = 1000,
+	  .help = "consecutive failures that open the circuit breaker" },
+	{ .name = "github.breaker_timeout", .type = CFG_SECONDS, .def = "60", .min = 1, .max = 3600,
+	  .help = "how long the breaker stays open before a probe" },
+	{ .name = "github.installation_id", .type = CFG_INT, .def = "0", .min = 0, .max = INT64_MAX,
+	  .help = "the App's installation (0: look it up for each org or repository)" },
+	{ .name = "github.max_attempts", .type = CFG_INT, .def = "6", .min = 1, .max = 100,
+	  .help = "tries of one request" },
+	{ .name = "github.max_wait", .type = CFG_SECONDS, .def = "120", .min = 1, .max = 86400,
+	  .help = "longest wait before a retry; a rate limit asking for more gives up" },
+	{ .name = "github.orgs", .type = CFG_STRING, .check = check_orgs,
+	  .help = "organizations whose runners nimbus manages, comma-separated" },
+	{ .name = "github.private_key_file", .type = CFG_PATH,
+	  .help = "the GitHub App's private key (PEM, mode 0600)" },
+	{ .name = "github.repos", .type = CFG_STRING, .check = check_repos,
+	  .help = "repositories whose runners nimbus manages, OWNER/NAME, comma-separated" },
+	{ .name = "github.runner_group", .type = CFG_INT, .def = "1", .min = 1, .max = INT64_MAX,
+	  .help = "runner group of JIT runners (1: Default)" },
+	{ .name = "github.runner_labels", .type = CFG_STRING, .def = "self-hosted,linux,x64",
+	  .check = check_labels, .help = "labels of JIT runners, comma-separated" },
+	{ .name = "github.timeout", .type = CFG_SECONDS, .def = "30", .min = 1, .max = 600,
+	  .help = "timeout of one request" },
 	{ .name = "keys.activate_after", .type = CFG_SECONDS, .def = "300", .min = 0, .max = 86400,
 	  .help = "delay before a rotated key signs; the JWKS max-age" },
 	{ .name = "keys.dir", .type = CFG_PATH, .def_fn = default_keys_dir,

@@ -399,22 +399,6 @@ static void pem_name(struct strbuf *sb, const char *kid)
 	strbuf_addf(sb, "%s.pem", kid);
 }
 
-/* The PEM text and each line of its body, so that no piece of it is logged. */
-static void register_pem(const struct strbuf *pem)
-{
-	const char *p = pem->buf, *end = pem->buf + pem->len;
-
-	redact_register_mem(pem->buf, pem->len);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', end - p);
-		size_t n = (nl ? nl : end) - p;
-
-		if (n && *p != '-')
-			redact_register_mem(p, n);
-		p += n + 1;
-	}
-}
-
 int keydir_write_private(struct keydir *kd, const struct jose_key *k)
 {
 	struct strbuf pem = STRBUF_INIT, name = STRBUF_INIT;
@@ -428,7 +412,7 @@ int keydir_write_private(struct keydir *kd, const struct jose_key *k)
 	}
 	rc = jose_key_private_pem(k, &pem);
 	if (!rc) {
-		register_pem(&pem);
+		redact_register_pem(pem.buf, pem.len);
 		rc = write_new(kd, name.buf, 0600, pem.buf, pem.len);
 	}
 out:
@@ -449,7 +433,7 @@ int keydir_read_private(struct keydir *kd, const struct keyset_key *e, struct jo
 		rc = fail(EXIT_PERM, "%s/%s has mode %04o: group or others may read it; chmod 600 it",
 			  kd->path, name.buf, (unsigned)(st.st_mode & 07777));
 	if (!rc) {
-		register_pem(&pem);
+		redact_register_pem(pem.buf, pem.len);
 		rc = jose_key_from_pem(pem.buf, pem.len, e->key->alg, out);
 	}
 	if (!rc && strcmp((*out)->kid, e->key->kid)) {

@@ -20,6 +20,9 @@ struct kv_ops {
 	 */
 	int (*gcra)(struct kv *kv, const char *key, int64_t interval, int64_t tau, int64_t cost,
 		    int64_t *ahead);
+	/* store.h has the operations; 1 when PROBE let a probe out. */
+	int (*breaker)(struct kv *kv, const char *key, enum kv_breaker_op op, int64_t threshold,
+		       int64_t open_ms, int64_t probe_ms, struct kv_breaker_row *row);
 };
 
 /* The part every driver's handle starts with. */

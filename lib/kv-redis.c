@@ -16,6 +16,7 @@
 #define CLAIM_PREFIX "nimbus:claim:"
 #define COUNTER_PREFIX "nimbus:count:"
 #define BUCKET_PREFIX "nimbus:rate:"
+#define BREAKER_PREFIX "nimbus:breaker:"
 
 struct kv_redis {
 	struct kv base;
@@ -46,6 +47,37 @@ static const char gcra_script[] =
 	"  redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000))\n"
 	"end\n"
 	"return {1, new - now}\n";
+
+/*
+ * A circuit breaker as a hash of failures (f), open_until (o) and
+ * probe_until (p), in milliseconds of Redis' clock; no key is closed.
+ * ARGV: the operation (enum kv_breaker_op), threshold, open_ms,
+ * probe_ms. Returns {probed, f, o, p, now}.
+ */
+static const char breaker_script[] =
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local op, threshold = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+	"local open_ms, probe_ms = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+	"local v = redis.call('HMGET', KEYS[1], 'f', 'o', 'p')\n"
+	"local f, o, p = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0\n"
+	"local probed = 0\n"
+	"if op == 1 then\n"
+	"  if o ~= 0 and o <= now and p <= now then\n"
+	"    p = now + probe_ms\n"
+	"    probed = 1\n"
+	"    redis.call('HSET', KEYS[1], 'p', p)\n"
+	"  end\n"
+	"elseif op == 2 then\n"
+	"  f = f + 1\n"
+	"  if o ~= 0 or f >= threshold then o = now + open_ms end\n"
+	"  p = 0\n"
+	"  redis.call('HSET', KEYS[1], 'f', f, 'o', o, 'p', p)\n"
+	"elseif op >= 3 then\n"
+	"  redis.call('DEL', KEYS[1])\n"
+	"  f, o, p = 0, 0, 0\n"
+	"end\n"
+	"return {probed, f, o, p, now}\n";
 
 static struct kv_redis *kr(struct kv *kv)
 {
@@ -264,6 +296,39 @@ static int kr_gcra(struct kv *kv, const char *key, int64_t interval, int64_t tau
 	return rc;
 }
 
+static int kr_breaker(struct kv *kv, const char *key, enum kv_breaker_op op, int64_t threshold,
+		      int64_t open_ms, int64_t probe_ms, struct kv_breaker_row *row)
+{
+	struct kv_redis *r = kr(kv);
+	char *k = xstrfmt(BREAKER_PREFIX "%s", key), o[8], t[24], m[24], p[24];
+	const char *argv[] = { NULL, NULL, "1", k, o, t, m, p };
+	int64_t *cols[] = { &row->failures, &row->open_until, &row->probe_until, &row->now };
+	redisReply *reply;
+	bool ok;
+	int rc;
+
+	xsnprintf(o, sizeof(o), "%d", (int)op);
+	xsnprintf(t, sizeof(t), "%" PRId64, threshold);
+	xsnprintf(m, sizeof(m), "%" PRId64, open_ms);
+	xsnprintf(p, sizeof(p), "%" PRId64, probe_ms);
+	rc = eval(r, breaker_script, ARRAY_SIZE(argv), argv, &reply);
+	free(k);
+	if (rc)
+		return rc;
+	ok = reply->type == REDIS_REPLY_ARRAY && reply->elements == 5;
+	for (size_t i = 0; ok && i < 5; i++)
+		ok = reply->element[i]->type == REDIS_REPLY_INTEGER;
+	if (ok) {
+		rc = reply->element[0]->integer == 1;
+		for (size_t i = 0; i < ARRAY_SIZE(cols); i++)
+			*cols[i] = reply->element[i + 1]->integer;
+	} else {
+		rc = fail(EXIT_FAIL, "Redis at %s: unexpected answer to the breaker script", r->shown);
+	}
+	freeReplyObject(reply);
+	return rc;
+}
+
 static void kr_close(struct kv *kv)
 {
 	struct kv_redis *r = kr(kv);
@@ -281,6 +346,7 @@ static const struct kv_ops redis_ops = {
 	.claim = kr_claim,
 	.incr = kr_incr,
 	.gcra = kr_gcra,
+	.breaker = kr_breaker,
 };
 
 int kv_redis_open(struct kv **out, const char *url)

@@ -46,6 +46,13 @@ static int ks_gcra(struct kv *kv, const char *key, int64_t interval, int64_t tau
 	return sweep_after(ks(kv), store_kv_gcra(ks(kv)->st, key, interval, tau, cost, ahead));
 }
 
+static int ks_breaker(struct kv *kv, const char *key, enum kv_breaker_op op, int64_t threshold,
+		      int64_t open_ms, int64_t probe_ms, struct kv_breaker_row *row)
+{
+	return sweep_after(ks(kv), store_kv_breaker(ks(kv)->st, key, op, threshold, open_ms,
+						    probe_ms, row));
+}
+
 static void ks_close(struct kv *kv)
 {
 	if (ks(kv)->own_store)
@@ -59,6 +66,7 @@ static const struct kv_ops store_ops = {
 	.claim = ks_claim,
 	.incr = ks_incr,
 	.gcra = ks_gcra,
+	.breaker = ks_breaker,
 };
 
 int kv_store_open(struct kv **out, struct store *st)

@@ -95,3 +95,87 @@ int kv_ratelimit(struct kv *kv, const char *key, const struct rate *rate, int64_
 	}
 	return rc;
 }
+
+const char *kv_breaker_state_name(enum kv_breaker_state state)
+{
+	static const char *const names[] = { "closed", "open", "half-open" };
+
+	return names[state];
+}
+
+static void check_breaker_conf(const struct kv_breaker_conf *c)
+{
+	if (c->threshold < 1 || c->open_ms < 1 || c->probe_ms < 1 ||
+	    c->open_ms > KV_TTL_MAX * 1000LL || c->probe_ms > KV_TTL_MAX * 1000LL)
+		BUG("kv breaker of %" PRId64 " failures, %" PRId64 " ms open, %" PRId64 " ms probes",
+		    c->threshold, c->open_ms, c->probe_ms);
+}
+
+/* The row's state as of its clock. */
+static void breaker_state(const struct kv_breaker_row *row, struct kv_breaker *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->failures = row->failures;
+	if (!row->open_until)
+		return;
+	if (row->now < row->open_until) {
+		out->state = KV_BREAKER_OPEN;
+		out->retry_ms = row->open_until - row->now;
+		return;
+	}
+	out->state = KV_BREAKER_HALF_OPEN;
+	out->probing = row->probe_until > row->now;
+	if (out->probing)
+		out->retry_ms = row->probe_until - row->now;
+}
+
+static int breaker_op(struct kv *kv, const char *key, enum kv_breaker_op op,
+		      const struct kv_breaker_conf *c, struct kv_breaker *out)
+{
+	struct kv_breaker_row row;
+	int rc = check_key(key);
+
+	if (c)
+		check_breaker_conf(c);
+	if (!rc)
+		rc = kv->ops->breaker(kv, key, op, c ? c->threshold : 0, c ? c->open_ms : 0,
+				      c ? c->probe_ms : 0, &row);
+	if (rc >= 0 && out)
+		breaker_state(&row, out);
+	return rc;
+}
+
+/*
+ * A read first: closed is the common case and costs no write. Only a
+ * breaker due for a probe is written to, and only one asker wins it.
+ */
+int kv_breaker_ask(struct kv *kv, const char *key, const struct kv_breaker_conf *conf,
+		   struct kv_breaker *out)
+{
+	int rc = breaker_op(kv, key, KV_BREAKER_PEEK, conf, out);
+
+	if (rc < 0 || out->state == KV_BREAKER_CLOSED)
+		return rc < 0 ? rc : 1;
+	if (out->state == KV_BREAKER_OPEN || out->probing)
+		return 0;
+	rc = breaker_op(kv, key, KV_BREAKER_PROBE, conf, out);
+	if (rc == 0 && out->state == KV_BREAKER_CLOSED)
+		return 1;	/* closed meanwhile */
+	return rc;
+}
+
+int kv_breaker_record(struct kv *kv, const char *key, const struct kv_breaker_conf *conf,
+		      bool success, struct kv_breaker *out)
+{
+	return breaker_op(kv, key, success ? KV_BREAKER_SUCCESS : KV_BREAKER_FAILURE, conf, out);
+}
+
+int kv_breaker_peek(struct kv *kv, const char *key, struct kv_breaker *out)
+{
+	return breaker_op(kv, key, KV_BREAKER_PEEK, NULL, out);
+}
+
+int kv_breaker_reset(struct kv *kv, const char *key)
+{
+	return breaker_op(kv, key, KV_BREAKER_RESET, NULL, NULL);
+}

@@ -6,7 +6,7 @@
 
 /*
  * The key/value side: short-lived shared state with TTLs (nonces,
- * counters; later rate-limit buckets, the job queue, breaker state).
+ * counters, rate-limit buckets, circuit breakers; later the job queue).
  * Redis when redis.url is set, else tables in the store, with the same
  * semantics; either way expiry follows the server's clock. Functions
  * return 0 (or a documented count) or -code after fail():
@@ -55,5 +55,38 @@ struct kv_limit {
 };
 int kv_ratelimit(struct kv *kv, const char *key, const struct rate *rate, int64_t burst,
 		 int64_t cost, struct kv_limit *res);
+
+/*
+ * Circuit breakers: the breaker key counts consecutive failures and
+ * opens at conf->threshold of them. While open it refuses; open_ms after
+ * it opened it lets one probe through, refusing the others while the
+ * probe is out (at most probe_ms); the probe's success closes it, its
+ * failure opens it again. Any success closes it and clears the count.
+ */
+struct kv_breaker_conf {
+	int64_t threshold;
+	int64_t open_ms, probe_ms;	/* 1 to KV_TTL_MAX seconds' worth */
+};
+enum kv_breaker_state {
+	KV_BREAKER_CLOSED,
+	KV_BREAKER_OPEN,
+	KV_BREAKER_HALF_OPEN,		/* due for a probe, or probing */
+};
+struct kv_breaker {
+	enum kv_breaker_state state;
+	bool probing;			/* half-open with a probe out */
+	int64_t failures;		/* consecutive */
+	int64_t retry_ms;		/* until a refused ask may pass */
+};
+/* "closed", "open" or "half-open". */
+const char *kv_breaker_state_name(enum kv_breaker_state state);
+/* Before a request: 1 when it may go (closed, or as the probe), 0 refused. */
+int kv_breaker_ask(struct kv *kv, const char *key, const struct kv_breaker_conf *conf,
+		   struct kv_breaker *out);
+/* After it: whether the dependency did its part. */
+int kv_breaker_record(struct kv *kv, const char *key, const struct kv_breaker_conf *conf,
+		      bool success, struct kv_breaker *out);
+int kv_breaker_peek(struct kv *kv, const char *key, struct kv_breaker *out);
+int kv_breaker_reset(struct kv *kv, const char *key);
 
 #endif

@@ -56,6 +56,21 @@ void redact_register_url(const char *url)
 		redact_register_mem(colon + 1, at - colon - 1);
 }
 
+void redact_register_pem(const char *pem, size_t len)
+{
+	const char *p = pem, *end = pem + len;
+
+	redact_register_mem(pem, len);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t n = (nl ? nl : end) - p;
+
+		if (n && *p != '-')
+			redact_register_mem(p, n);
+		p += n + 1;
+	}
+}
+
 void redact_forget_all(void)
 {
 	pthread_rwlock_wrlock(&secrets_lock);

@@ -17,6 +17,8 @@
 #define REDACT_MIN_LEN 4
 void redact_register(const char *secret);
 void redact_register_mem(const void *secret, size_t len);
+/* A PEM text and each line of its body, so that no piece of it is logged. */
+void redact_register_pem(const char *pem, size_t len);
 /* Register the password of scheme://user:PASSWORD@host, if it has one. */
 void redact_register_url(const char *url);
 /* Forget and wipe every registered secret (tests). */

@@ -33,6 +33,15 @@ struct store_ops {
 	int (*kv_sweep)(struct store *st, int limit);
 	int (*kv_gcra)(struct store *st, const char *key, int64_t interval, int64_t tau,
 		       int64_t cost, int64_t *ahead);
+	int (*kv_breaker)(struct store *st, const char *key, enum kv_breaker_op op,
+			  int64_t threshold, int64_t open_ms, int64_t probe_ms,
+			  struct kv_breaker_row *row);
+
+	int (*github_token_get)(struct store *st, int64_t installation, int64_t min_left_ms,
+				struct strbuf *token, int64_t *expires_ms);
+	int (*github_token_put)(struct store *st, int64_t installation, const char *token,
+				int64_t expires_ms);
+	int (*github_token_drop)(struct store *st, int64_t installation, const char *token);
 
 	/* put and delete run inside a write transaction (store.c opens one). */
 	int (*cache_put)(struct store *st, const char *org, const char *key, int64_t size,

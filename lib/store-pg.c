@@ -19,6 +19,7 @@
 #define SCHEMA_LOCK_KEY "121399085790579"
 /* statement_timestamp(): one value for the whole statement. */
 #define PG_NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
+#define PG_NOW_MS "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
 
 struct pg_store {
 	struct store base;
@@ -445,6 +446,134 @@ static int pg_cache_orgs(struct store *st, store_row_fn *row, void *cls)
 	return pg_rows(pg(st), sql, 0, NULL, row, cls);
 }
 
+/* The breaker row of a result; no row leaves row alone. */
+static int pg_breaker_row(PGresult *res, struct kv_breaker_row *row)
+{
+	int64_t *cols[] = { &row->failures, &row->open_until, &row->probe_until, &row->now };
+
+	if (!PQntuples(res))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(cols); i++)
+		if (parse_i64(PQgetvalue(res, 0, i), INT64_MIN, INT64_MAX, cols[i]))
+			return fail(EXIT_FAIL, "postgres: '%s' is not an integer", PQgetvalue(res, 0, i));
+	return 1;
+}
+
+/* As sq_kv_breaker(): one statement decides, a read says why a probe may not go. */
+static int pg_kv_breaker(struct store *st, const char *key, enum kv_breaker_op op,
+			 int64_t threshold, int64_t open_ms, int64_t probe_ms,
+			 struct kv_breaker_row *row)
+{
+	static const char peek_sql[] =
+		"SELECT failures, open_until, probe_until, " PG_NOW_MS " FROM kv_breakers WHERE key = $1";
+	static const char probe_sql[] =
+		"UPDATE kv_breakers SET probe_until = " PG_NOW_MS " + $2::bigint "
+		"WHERE key = $1 AND open_until <> 0 AND open_until <= " PG_NOW_MS
+		" AND probe_until <= " PG_NOW_MS " "
+		"RETURNING failures, open_until, probe_until, " PG_NOW_MS;
+	static const char failure_sql[] =
+		"INSERT INTO kv_breakers AS b (key, failures, open_until, probe_until) "
+		"VALUES ($1, 1, CASE WHEN $2::bigint <= 1 THEN " PG_NOW_MS " + $3::bigint ELSE 0 END, 0) "
+		"ON CONFLICT (key) DO UPDATE SET failures = b.failures + 1, "
+		"open_until = CASE WHEN b.open_until <> 0 OR b.failures + 1 >= $2::bigint "
+		"THEN " PG_NOW_MS " + $3::bigint ELSE 0 END, probe_until = 0 "
+		"RETURNING failures, open_until, probe_until, " PG_NOW_MS;
+	static const char delete_sql[] = "DELETE FROM kv_breakers WHERE key = $1";
+	struct pg_store *p = pg(st);
+	char a[24], b[24];
+	PGresult *res = NULL;
+	int rc, probed = 0;
+
+	memset(row, 0, sizeof(*row));
+	switch (op) {
+	case KV_BREAKER_PROBE:
+		xsnprintf(a, sizeof(a), "%" PRId64, probe_ms);
+		rc = pg_query(p, probe_sql, 2, (const char *[]){ key, a }, &res);
+		if (rc)
+			return rc;
+		rc = probed = pg_breaker_row(res, row);
+		PQclear(res);
+		if (rc)
+			return rc;
+		/* not let out: the read below says why */
+		/* fall through */
+	case KV_BREAKER_PEEK:
+		rc = pg_query(p, peek_sql, 1, (const char *[]){ key }, &res);
+		break;
+	case KV_BREAKER_FAILURE:
+		xsnprintf(a, sizeof(a), "%" PRId64, threshold);
+		xsnprintf(b, sizeof(b), "%" PRId64, open_ms);
+		rc = pg_query(p, failure_sql, 3, (const char *[]){ key, a, b }, &res);
+		break;
+	default:
+		return pg_query(p, delete_sql, 1, (const char *[]){ key }, NULL);
+	}
+	if (rc)
+		return rc;
+	rc = pg_breaker_row(res, row);
+	PQclear(res);
+	return rc < 0 ? rc : probed;
+}
+
+/* A secret in a result is wiped before libpq frees it. */
+static void pg_clear_secret(PGresult *res, int col)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		OPENSSL_cleanse(PQgetvalue(res, i, col), PQgetlength(res, i, col));
+	PQclear(res);
+}
+
+static int pg_github_token_get(struct store *st, int64_t installation, int64_t min_left_ms,
+			       struct strbuf *token, int64_t *expires_ms)
+{
+	static const char sql[] =
+		"SELECT token, (extract(epoch FROM expires_at) * 1000)::bigint FROM github_tokens "
+		"WHERE installation_id = $1 "
+		"AND expires_at > statement_timestamp() + $2::bigint * interval '1 millisecond'";
+	char i[24], m[24];
+	PGresult *res;
+	int rc;
+
+	xsnprintf(i, sizeof(i), "%" PRId64, installation);
+	xsnprintf(m, sizeof(m), "%" PRId64, min_left_ms);
+	rc = pg_query(pg(st), sql, 2, (const char *[]){ i, m }, &res);
+	if (rc)
+		return rc;
+	if (PQntuples(res) == 1) {
+		rc = 1;
+		if (parse_i64(PQgetvalue(res, 0, 1), INT64_MIN, INT64_MAX, expires_ms))
+			rc = fail(EXIT_FAIL, "postgres: '%s' is not an integer", PQgetvalue(res, 0, 1));
+		else
+			strbuf_add(token, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+	}
+	pg_clear_secret(res, 0);
+	return rc;
+}
+
+static int pg_github_token_put(struct store *st, int64_t installation, const char *token,
+			       int64_t expires_ms)
+{
+	static const char sql[] =
+		"INSERT INTO github_tokens AS t (installation_id, token, expires_at) "
+		"VALUES ($1, $2, to_timestamp($3::bigint / 1000.0)) "
+		"ON CONFLICT (installation_id) DO UPDATE SET token = excluded.token, "
+		"expires_at = excluded.expires_at WHERE excluded.expires_at >= t.expires_at";
+	char i[24], e[24];
+
+	xsnprintf(i, sizeof(i), "%" PRId64, installation);
+	xsnprintf(e, sizeof(e), "%" PRId64, expires_ms);
+	return pg_query(pg(st), sql, 3, (const char *[]){ i, token, e }, NULL);
+}
+
+static int pg_github_token_drop(struct store *st, int64_t installation, const char *token)
+{
+	static const char sql[] = "DELETE FROM github_tokens WHERE installation_id = $1 AND token = $2";
+	char i[24];
+
+	xsnprintf(i, sizeof(i), "%" PRId64, installation);
+	return pg_query(pg(st), sql, 2, (const char *[]){ i, token }, NULL);
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.begin_sql = { "BEGIN READ ONLY", "BEGIN" },
@@ -459,6 +588,10 @@ static const struct store_ops pg_ops = {
 	.kv_incr = pg_kv_incr,
 	.kv_sweep = pg_kv_sweep,
 	.kv_gcra = pg_kv_gcra,
+	.kv_breaker = pg_kv_breaker,
+	.github_token_get = pg_github_token_get,
+	.github_token_put = pg_github_token_put,
+	.github_token_drop = pg_github_token_drop,
 	.cache_put = pg_cache_put,
 	.cache_delete = pg_cache_delete,
 	.cache_touch = pg_cache_touch,

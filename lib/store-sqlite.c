@@ -396,6 +396,126 @@ static int sq_cache_orgs(struct store *st, store_row_fn *row, void *cls)
 	return rc ? rc : sq_rows(s, stmt, row, cls);
 }
 
+/* Step a statement that returns a breaker row; no row leaves row alone. */
+static int sq_breaker_step(struct sq_store *s, sqlite3_stmt *stmt, struct kv_breaker_row *row)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW) {
+		row->failures = sqlite3_column_int64(stmt, 0);
+		row->open_until = sqlite3_column_int64(stmt, 1);
+		row->probe_until = sqlite3_column_int64(stmt, 2);
+		row->now = sqlite3_column_int64(stmt, 3);
+	}
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+/*
+ * Each operation decides in one statement. A probe that was not let out
+ * reads the row to say why; SUCCESS and RESET leave no row (closed).
+ */
+static int sq_kv_breaker(struct store *st, const char *key, enum kv_breaker_op op,
+			 int64_t threshold, int64_t open_ms, int64_t probe_ms,
+			 struct kv_breaker_row *row)
+{
+	static const char peek_sql[] =
+		"SELECT failures, open_until, probe_until, " NOW_MS " FROM kv_breakers WHERE key = ?1";
+	static const char probe_sql[] =
+		"UPDATE kv_breakers SET probe_until = " NOW_MS " + ?2 "
+		"WHERE key = ?1 AND open_until <> 0 AND open_until <= " NOW_MS
+		" AND probe_until <= " NOW_MS " "
+		"RETURNING failures, open_until, probe_until, " NOW_MS;
+	static const char failure_sql[] =
+		"INSERT INTO kv_breakers (key, failures, open_until, probe_until) "
+		"VALUES (?1, 1, CASE WHEN ?2 <= 1 THEN " NOW_MS " + ?3 ELSE 0 END, 0) "
+		"ON CONFLICT (key) DO UPDATE SET failures = kv_breakers.failures + 1, "
+		"open_until = CASE WHEN kv_breakers.open_until <> 0 OR kv_breakers.failures + 1 >= ?2 "
+		"THEN " NOW_MS " + ?3 ELSE 0 END, probe_until = 0 "
+		"RETURNING failures, open_until, probe_until, " NOW_MS;
+	static const char delete_sql[] = "DELETE FROM kv_breakers WHERE key = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc, probed = 0;
+
+	memset(row, 0, sizeof(*row));
+	switch (op) {
+	case KV_BREAKER_PROBE:
+		rc = sq_stmt(s, probe_sql, &stmt, "ti", key, probe_ms);
+		if (!rc)
+			rc = probed = sq_breaker_step(s, stmt, row);
+		if (rc)
+			return rc;
+		/* not let out: the read below says why */
+		/* fall through */
+	case KV_BREAKER_PEEK:
+		rc = sq_stmt(s, peek_sql, &stmt, "t", key);
+		break;
+	case KV_BREAKER_FAILURE:
+		rc = sq_stmt(s, failure_sql, &stmt, "tii", key, threshold, open_ms);
+		break;
+	default:
+		rc = sq_stmt(s, delete_sql, &stmt, "t", key);
+		break;
+	}
+	if (!rc)
+		rc = sq_breaker_step(s, stmt, row);
+	return rc < 0 ? rc : probed;
+}
+
+static int sq_github_token_get(struct store *st, int64_t installation, int64_t min_left_ms,
+			       struct strbuf *token, int64_t *expires_ms)
+{
+	static const char sql[] =
+		"SELECT token, expires_at FROM github_tokens "
+		"WHERE installation_id = ?1 AND expires_at - ?2 > " NOW_MS;
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ii", installation, min_left_ms);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		strbuf_add(token, sqlite3_column_text(stmt, 0), sqlite3_column_bytes(stmt, 0));
+		*expires_ms = sqlite3_column_int64(stmt, 1);
+	}
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int sq_github_token_put(struct store *st, int64_t installation, const char *token,
+			       int64_t expires_ms)
+{
+	static const char sql[] =
+		"INSERT INTO github_tokens (installation_id, token, expires_at) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (installation_id) DO UPDATE SET token = excluded.token, "
+		"expires_at = excluded.expires_at WHERE excluded.expires_at >= github_tokens.expires_at";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "iti", installation, token, expires_ms);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_github_token_drop(struct store *st, int64_t installation, const char *token)
+{
+	static const char sql[] = "DELETE FROM github_tokens WHERE installation_id = ?1 AND token = ?2";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "it", installation, token);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -410,6 +530,10 @@ static const struct store_ops sqlite_ops = {
 	.kv_incr = sq_kv_incr,
 	.kv_sweep = sq_kv_sweep,
 	.kv_gcra = sq_kv_gcra,
+	.kv_breaker = sq_kv_breaker,
+	.github_token_get = sq_github_token_get,
+	.github_token_put = sq_github_token_put,
+	.github_token_drop = sq_github_token_drop,
 	.cache_put = sq_cache_put,
 	.cache_delete = sq_cache_delete,
 	.cache_touch = sq_cache_touch,

@@ -355,3 +355,26 @@ void store_cache_orgs_free(struct store_cache_org *v, size_t nr)
 		free(v[i].org);
 	free(v);
 }
+
+int store_kv_breaker(struct store *st, const char *key, enum kv_breaker_op op, int64_t threshold,
+		     int64_t open_ms, int64_t probe_ms, struct kv_breaker_row *row)
+{
+	return st->ops->kv_breaker(st, key, op, threshold, open_ms, probe_ms, row);
+}
+
+int store_github_token_get(struct store *st, int64_t installation, int64_t min_left_ms,
+			   struct strbuf *token, int64_t *expires_ms)
+{
+	return st->ops->github_token_get(st, installation, min_left_ms, token, expires_ms);
+}
+
+int store_github_token_put(struct store *st, int64_t installation, const char *token,
+			   int64_t expires_ms)
+{
+	return st->ops->github_token_put(st, installation, token, expires_ms);
+}
+
+int store_github_token_drop(struct store *st, int64_t installation, const char *token)
+{
+	return st->ops->github_token_drop(st, installation, token);
+}

@@ -113,4 +113,37 @@ void store_cache_entries_free(struct store_cache_entry *v, size_t nr);
 int store_cache_orgs(struct store *st, struct store_cache_org **out, size_t *nr);
 void store_cache_orgs_free(struct store_cache_org *v, size_t nr);
 
+/*
+ * Circuit breakers for kv_breaker_*(): a row of consecutive failures,
+ * open_until (0: closed) and probe_until, in milliseconds on the store's
+ * clock, and that clock's now. PEEK reads; PROBE lets a probe out when
+ * the breaker is open and due and no probe is out (1 when it did);
+ * FAILURE counts one and opens at threshold failures, or again when it
+ * was open; SUCCESS and RESET close it. row is the state afterwards.
+ */
+enum kv_breaker_op {		/* the numbers are also kv-redis.c's script's */
+	KV_BREAKER_PEEK = 0,
+	KV_BREAKER_PROBE = 1,
+	KV_BREAKER_FAILURE = 2,
+	KV_BREAKER_SUCCESS = 3,
+	KV_BREAKER_RESET = 4,
+};
+struct kv_breaker_row {
+	int64_t failures, open_until, probe_until, now;
+};
+int store_kv_breaker(struct store *st, const char *key, enum kv_breaker_op op, int64_t threshold,
+		     int64_t open_ms, int64_t probe_ms, struct kv_breaker_row *row);
+
+/*
+ * GitHub App installation tokens (github.c), shared by every process.
+ * Get: 1 and the token when one is cached that expires more than
+ * min_left_ms from now, 0 when none. Put keeps the token that expires
+ * last; drop forgets token only (GitHub refused it).
+ */
+int store_github_token_get(struct store *st, int64_t installation, int64_t min_left_ms,
+			   struct strbuf *token, int64_t *expires_ms);
+int store_github_token_put(struct store *st, int64_t installation, const char *token,
+			   int64_t expires_ms);
+int store_github_token_drop(struct store *st, int64_t installation, const char *token);
+
 #endif

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 
 static NORETURN void die_oom(size_t size)
 {
@@ -124,6 +125,34 @@ ssize_t write_in_full(int fd, const void *buf, size_t count)
 		total += n;
 	}
 	return total;
+}
+
+int read_secret_file(const char *path, size_t max, struct strbuf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = 0;
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return fail_errno(errno == ENOENT ? EXIT_NOTFOUND : errno == EACCES ? EXIT_PERM : EXIT_FAIL,
+				  "cannot open %s", path);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		rc = fail(EXIT_FAIL, "%s is not a regular file", path);
+	else if (st.st_mode & (S_IRWXG | S_IRWXO))
+		rc = fail(EXIT_PERM, "%s has mode %04o: group or others may read it; chmod 600 it",
+			  path, (unsigned)(st.st_mode & 07777));
+	else if ((uint64_t)st.st_size > max)
+		rc = fail(EXIT_FAIL, "%s is larger than %zu bytes", path, max);
+	if (!rc) {
+		strbuf_grow(out, st.st_size);
+		n = read_in_full(fd, out->buf, st.st_size);
+		if (n < 0)
+			rc = fail_errno(EXIT_FAIL, "cannot read %s", path);
+		else
+			strbuf_setlen(out, n);
+	}
+	close(fd);
+	return rc;
 }
 
 void free_secret(void *p, size_t len)

@@ -26,6 +26,15 @@ void xsnprintf(char *dst, size_t max, const char *fmt, ...) PRINTF(3, 4);
 ssize_t read_in_full(int fd, void *buf, size_t count);
 ssize_t write_in_full(int fd, const void *buf, size_t count);
 
+/*
+ * Read a file holding a secret into the empty out, in one allocation (no
+ * stale copy left behind): -EXIT_PERM when group or others have access to
+ * it, -EXIT_NOTFOUND when missing, -EXIT_FAIL above max bytes or when it
+ * is not a regular file. Release out with strbuf_release_secret().
+ */
+struct strbuf;
+int read_secret_file(const char *path, size_t max, struct strbuf *out);
+
 /* Zero memory that held a secret and free it. */
 void free_secret(void *p, size_t len);
 void free_secret_str(char *s);

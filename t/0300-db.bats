@@ -14,8 +14,8 @@ teardown_file() {
 	pg_stop
 }
 
-# The versions of a driver's migrations, one per line (numbers may have gaps
-# while branches that each took a number are merged).
+# The versions of a driver's migrations, one a line, in order: numbers
+# are given out to work in parallel, so there may be gaps until it merges.
 versions() {
 	ls "$NIMBUS_SRC/lib/sql/$1" | sed -n 's/^0*\([0-9][0-9]*\)-.*\.sql$/\1/p' | sort -n
 }
@@ -113,7 +113,8 @@ migrate_concurrently() {
 		wait "${pids[$i]}" || { cat "$dir/err.$((i + 1))"; return 1; }
 	done
 	# Every version applied by exactly one of them; all end at the latest.
-	[ "$(jq -s -c '[.[].applied[].version] | sort' "$dir"/out.*)" = "[$(versions "$STORE_DRIVER" | paste -sd,)]" ]
+	[ "$(jq -s -c '[.[].applied[].version] | sort' "$dir"/out.*)" = \
+	  "[$(versions "$STORE_DRIVER" | paste -sd,)]" ]
 	[ "$(jq -s -c '[.[].to] | unique' "$dir"/out.*)" = "[$latest]" ]
 	[ "$(store_sql 'SELECT count(*), min(version), max(version) FROM schema_migrations' | tr '|' ' ')" = \
 	  "$(versions "$STORE_DRIVER" | wc -l) 1 $latest" ]

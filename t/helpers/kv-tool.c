@@ -5,6 +5,10 @@
  *   kv-tool claim KEY TTL         exit 0 claimed, 5 held
  *   kv-tool incr KEY DELTA TTL    prints the value
  *   kv-tool driver                prints the driver kv_open() chose
+ *   kv-tool breaker OP KEY [THRESHOLD OPEN_MS PROBE_MS]
+ *                                 OP: ask (exit 0 may go, 5 refused),
+ *                                 success, failure, peek, reset; prints
+ *                                 "STATE FAILURES RETRY_MS [probing]"
  */
 #include "common.h"
 #include "kv.h"
@@ -13,7 +17,8 @@
 static NORETURN void usage(void)
 {
 	fprintf(stderr, "usage: kv-tool claim KEY TTL\n   or: kv-tool incr KEY DELTA TTL\n"
-		"   or: kv-tool driver\n");
+		"   or: kv-tool driver\n"
+		"   or: kv-tool breaker ask|success|failure|peek|reset KEY [THRESHOLD OPEN_MS PROBE_MS]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -26,27 +31,59 @@ static int64_t number(const char *s, int64_t min, int64_t max)
 	return v;
 }
 
+static int breaker(struct kv *kv, int argc, const char **argv)
+{
+	struct kv_breaker_conf conf = { 5, 60000, 30000 };
+	const char *op = argv[2], *key = argv[3];
+	struct kv_breaker b;
+	int rc;
+
+	if (argc == 7) {
+		conf.threshold = number(argv[4], 1, INT32_MAX);
+		conf.open_ms = number(argv[5], 1, INT32_MAX);
+		conf.probe_ms = number(argv[6], 1, INT32_MAX);
+	}
+	if (!strcmp(op, "ask"))
+		rc = kv_breaker_ask(kv, key, &conf, &b);
+	else if (!strcmp(op, "success") || !strcmp(op, "failure"))
+		rc = kv_breaker_record(kv, key, &conf, !strcmp(op, "success"), &b);
+	else if (!strcmp(op, "reset") || !strcmp(op, "peek"))
+		rc = strcmp(op, "reset") ? 0 : kv_breaker_reset(kv, key);
+	else
+		usage();
+	if (!rc && (!strcmp(op, "reset") || !strcmp(op, "peek")))
+		rc = kv_breaker_peek(kv, key, &b);
+	if (rc < 0)
+		return rc;
+	printf("%s %" PRId64 " %" PRId64 "%s\n", kv_breaker_state_name(b.state), b.failures,
+	       b.retry_ms, b.probing ? " probing" : "");
+	return strcmp(op, "ask") || rc ? EXIT_OK : EXIT_BUSY;
+}
+
 int main(int argc, const char **argv)
 {
 	bool claim = argc == 4 && !strcmp(argv[1], "claim");
 	bool incr = argc == 5 && !strcmp(argv[1], "incr");
 	bool driver = argc == 2 && !strcmp(argv[1], "driver");
+	bool brk = (argc == 4 || argc == 7) && !strcmp(argv[1], "breaker");
 	int64_t delta = 0, ttl = 0, value;
 	struct kv *kv;
 	int rc;
 
 	set_progname("kv-tool");
-	if (!claim && !incr && !driver)
+	if (!claim && !incr && !driver && !brk)
 		usage();
 	if (incr)
 		delta = number(argv[3], INT64_MIN, INT64_MAX);
-	if (!driver)
+	if (claim || incr)
 		ttl = number(argv[argc - 1], 1, KV_TTL_MAX);
 	rc = kv_open(&kv, NULL);
 	if (rc)
 		return report_fail(rc);
 	if (driver)
 		printf("%s\n", kv_driver(kv));
+	else if (brk)
+		rc = breaker(kv, argc, argv);
 	else if (claim)
 		rc = kv_claim(kv, argv[2], ttl);
 	else
@@ -54,6 +91,8 @@ int main(int argc, const char **argv)
 	kv_close(kv);
 	if (rc < 0)
 		return report_fail(rc);
+	if (brk)
+		return fflush(stdout) ? EXIT_FAIL : rc;
 	if (claim)
 		return rc ? EXIT_OK : EXIT_BUSY;
 	if (incr)

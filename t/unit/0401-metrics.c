@@ -12,16 +12,6 @@ static void *hammer(void *arg)
 	return NULL;
 }
 
-static bool has_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-
-	for (const char *p = text; (p = strstr(p, line)); p += n)
-		if ((p == text || p[-1] == '\n') && p[n] == '\n')
-			return true;
-	return false;
-}
-
 int main(void)
 {
 	static const char *const kind[] = { "kind", NULL };

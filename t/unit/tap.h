@@ -60,6 +60,17 @@ static UNUSED void PRINTF(5, 6) tap_is_int(int64_t got, int64_t want, const char
 	}
 }
 
+/* Whether text has line as one of its lines, whole. */
+static UNUSED bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)); p += n)
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return true;
+	return false;
+}
+
 static UNUSED int done_testing(void)
 {
 	printf("1..%d\n", tap_n);
