@@ -98,6 +98,8 @@ const struct cfg_key cfg_keys[] = {
 	  .check = check_absolute, .help = "durable state" },
 	{ .name = "keys.dir", .type = CFG_PATH, .def_fn = default_keys_dir,
 	  .help = "signing keys" },
+	{ .name = "lease.ttl", .type = CFG_SECONDS, .def = "60", .min = 1, .max = 31536000,
+	  .help = "default lease TTL of lease and job commands" },
 	{ .name = "log.format", .type = CFG_ENUM, .def = "text", .choices = "text|json",
 	  .help = "log format of daemons" },
 	{ .name = "redis.timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,
@@ -118,6 +120,8 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "how long SQLite waits for a lock" },
 	{ .name = "store.connect_timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,
 	  .help = "PostgreSQL connect timeout" },
+	{ .name = "store.statement_timeout", .type = CFG_SECONDS, .def = "10", .min = 1, .max = 3600,
+	  .help = "how long a PostgreSQL statement may take" },
 	{ .name = "store.url", .type = CFG_URL, .def_fn = default_store_url,
 	  .check = check_store_url, .help = "the metadata store" },
 };
