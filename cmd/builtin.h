@@ -5,6 +5,8 @@
 int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
+int cmd_job(int argc, const char **argv);
+int cmd_lease(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 

@@ -17,6 +17,8 @@ static const struct cmd_struct commands[] = {
 	{ "config", cmd_config, "show the effective configuration" },
 	{ "db", cmd_db, "migrate the store and show its schema version" },
 	{ "help", cmd_help, "show the commands, or a command's usage" },
+	{ "job", cmd_job, "queue, claim and finish jobs" },
+	{ "lease", cmd_lease, "acquire, renew, release and hold job leases" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
 	{ "serve", cmd_serve, "run the HTTP services" },
 };

@@ -13,6 +13,10 @@ struct kv_ops {
 	int (*claim)(struct kv *kv, const char *key, int64_t ttl_seconds);
 	int (*incr)(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds,
 		    int64_t *value);
+	/* The job queue; NULL when the driver has none. labels: "a,b", or "*" for any. */
+	int (*queue_push)(struct kv *kv, const char *id, int64_t seq, const char *labels);
+	int (*queue_take)(struct kv *kv, const char *labels, int64_t visibility, char **id);
+	int (*queue_done)(struct kv *kv, const char *id);
 };
 
 /* The part every driver's handle starts with. */

@@ -58,6 +58,15 @@ void store_close(struct store *st)
 	free(url);
 }
 
+void store_die(struct store *st, int rc)
+{
+	/* keep the message: closing may fail() too */
+	char *msg = xstrdup(fail_message());
+
+	store_close(st);
+	exit(report_fail(fail(fail_code(rc < 0 ? rc : -EXIT_FAIL), "%s", msg)));
+}
+
 const char *store_driver(const struct store *st)
 {
 	return st->ops->name;
