@@ -195,14 +195,19 @@ static int lease_show_cmd(int argc, const char **argv)
  * clock only, so it is carried over as what was left of it when the
  * store answered, counted from when the request was sent: that is no
  * later than the real expiry, whatever the two clocks say.
+ *
+ * When renewals do not get through, the command is stopped while the
+ * lease still holds: SIGTERM once less than the grace (--kill-after, at
+ * most a third of the TTL) is left, SIGKILL --kill-after later. With
+ * the defaults, the command is gone by the time the lease expires.
  */
 struct hold {
 	const char *job;
 	int64_t fence;
 	struct store *st;
 	pid_t pid;		/* the command, leader of its process group */
-	int64_t ttl, renew_every, kill_after;
-	int64_t deadline;	/* the lease expires no earlier */
+	int64_t ttl, renew_every, kill_after, grace;
+	int64_t stop_at;	/* the lease expires no earlier than grace after it */
 	int64_t next_renew;
 	int64_t kill_at;	/* when lost: SIGKILL then, 0 once sent */
 	bool lost, failing;
@@ -263,10 +268,10 @@ static void renew(struct hold *h)
 	int64_t sent = mono_ms();
 	int rc;
 
-	store_set_deadline(h->st, h->deadline);
+	store_set_deadline(h->st, h->stop_at);
 	rc = lease_renew(h->st, h->job, h->fence, h->ttl, &l);
 	if (!rc) {
-		h->deadline = sent + (l.expires_ms - l.now_ms);
+		h->stop_at = sent + (l.expires_ms - l.now_ms) - h->grace;
 		h->next_renew = sent + h->renew_every;
 		if (h->failing)
 			log_info("lease of job %s renewed again", h->job);
@@ -307,8 +312,8 @@ static int supervise(struct hold *h, int sfd)
 	for (;;) {
 		int64_t now = mono_ms(), wake;
 
-		if (!h->lost && now >= h->deadline) {
-			lose(h, "it expired before a renewal got through");
+		if (!h->lost && now >= h->stop_at) {
+			lose(h, "no renewal got through in time");
 		} else if (!h->lost && now >= h->next_renew) {
 			renew(h);
 			continue;
@@ -319,7 +324,7 @@ static int supervise(struct hold *h, int sfd)
 		if (h->lost)
 			wake = h->kill_at ? h->kill_at : -1;
 		else
-			wake = h->next_renew < h->deadline ? h->next_renew : h->deadline;
+			wake = h->next_renew < h->stop_at ? h->next_renew : h->stop_at;
 		if (poll(&pfd, 1, wake < 0 ? -1 : wake - now > INT_MAX ? INT_MAX : (int)(wake - now)) < 0 &&
 		    errno != EINTR)
 			die_errno("poll");
@@ -352,6 +357,7 @@ static int lease_hold_cmd(int argc, const char **argv)
 	h.ttl = ttl;
 	h.renew_every = renew_every ? renew_every * 1000 : ttl * 1000 / 3;
 	h.kill_after = kill_after * 1000;
+	h.grace = h.kill_after < h.ttl * 1000 / 3 ? h.kill_after : h.ttl * 1000 / 3;
 
 	/* Signals arrive on sfd; the command gets our mask as it was. */
 	sigemptyset(&mask);
@@ -371,7 +377,7 @@ static int lease_hold_cmd(int argc, const char **argv)
 	if (rc)
 		store_die(h.st, rc);
 	h.fence = l.fence;
-	h.deadline = h.next_renew + (l.expires_ms - l.now_ms);
+	h.stop_at = h.next_renew + (l.expires_ms - l.now_ms) - h.grace;
 	h.next_renew += h.renew_every;
 	spawn(&h, argv + 2, &l, &oldmask);
 	lease_clear(&l);
