@@ -85,9 +85,13 @@ static int job_add_cmd(int argc, const char **argv)
 	if (labels && job_labels_parse(labels, &job.labels))
 		usage_msg(job_add_usage, options, "%s", fail_message());
 	if (payload) {
-		if (!strcmp(payload, "-") ? strbuf_read_fd(&sb, 0, PAYLOAD_MAX + 1) < 0 :
-		    strbuf_read_file(&sb, payload, PAYLOAD_MAX + 1) < 0)
-			die_errno("cannot read %s", !strcmp(payload, "-") ? "standard input" : payload);
+		bool in = !strcmp(payload, "-");
+
+		if (in ? strbuf_read_fd(&sb, 0, PAYLOAD_MAX) < 0 :
+		    strbuf_read_file(&sb, payload, PAYLOAD_MAX) < 0)
+			die_code(errno == ENOENT ? EXIT_NOTFOUND : errno == E2BIG ? EXIT_USAGE : EXIT_FAIL,
+				 "cannot read %s: %s", in ? "standard input" : payload,
+				 errno == E2BIG ? "more than 1 MiB" : strerror(errno));
 		job.payload = strbuf_detach(&sb, NULL);
 	}
 	job.id = xstrdup(id);
