@@ -441,6 +441,11 @@ static int pg_kv_sweep(struct store *st, int limit)
  * same statement. An acquisition that committed after the statement's
  * snapshot is then seen (the lock rereads the newest row and checks its
  * fence again), and one that comes later waits for the write to commit.
+ *
+ * Locks are taken in one order, the job's row before its lease's, by
+ * claims (which skip locked jobs) and by fenced writes of a job (which
+ * join the lease to the locked job row, so that the job's lock comes
+ * first): two of them cannot wait for each other.
  */
 #define MS(t) "(extract(epoch FROM " t ") * 1000)::bigint"
 #define LEASE_COLS(p) p "job, " p "holder, " p "fence, " MS(p "acquired_at") ", " \
@@ -452,9 +457,10 @@ static int pg_kv_sweep(struct store *st, int limit)
 	"fence = nextval('lease_fences'), acquired_at = excluded.acquired_at, " \
 	"renewed_at = excluded.renewed_at, expires_at = excluded.expires_at, released_at = NULL " \
 	"WHERE l.expires_at <= statement_timestamp()"
-#define HOLDS(job, fence) \
-	"SELECT 1 FROM leases WHERE job = " job " AND fence = " fence \
-	" AND expires_at > clock_timestamp()"
+#define LOCK_JOB_AND_LEASE \
+	"WITH j AS (SELECT id FROM jobs WHERE id = $1 FOR UPDATE), " \
+	"h AS (SELECT 1 FROM leases l JOIN j ON l.job = j.id WHERE l.fence = $2 " \
+	"AND l.expires_at > clock_timestamp() FOR SHARE OF l) "
 
 static const char *fmt_i64(char *buf, size_t size, int64_t v)
 {
@@ -501,7 +507,9 @@ static int pg_lease_release(struct store *st, const char *job, int64_t fence)
 
 static int pg_lease_check(struct store *st, const char *job, int64_t fence)
 {
-	static const char sql[] = "SELECT count(*) FROM (" HOLDS("$1", "$2") ") h";
+	static const char sql[] =
+		"SELECT count(*) FROM leases WHERE job = $1 AND fence = $2 "
+		"AND expires_at > clock_timestamp()";
 	char f[24];
 	int64_t held;
 	int rc = pg_query_int64(pg(st), sql, 2, (const char *[]){ job, fmt_i64(f, sizeof(f), fence) },
@@ -610,7 +618,7 @@ static int pg_job_finish(struct store *st, const char *id, int64_t fence, const 
 			 const char *reason)
 {
 	static const char fenced_sql[] =
-		"WITH h AS (" HOLDS("$1", "$2") " FOR SHARE) "
+		LOCK_JOB_AND_LEASE
 		"UPDATE jobs SET status = $3, reason = $4, finished_at = statement_timestamp() "
 		"WHERE id = $1 AND status IS NULL AND EXISTS (SELECT 1 FROM h)";
 	static const char unfenced_sql[] =
@@ -627,7 +635,7 @@ static int pg_job_finish(struct store *st, const char *id, int64_t fence, const 
 static int pg_job_set_meta(struct store *st, const char *id, int64_t fence, const char *meta)
 {
 	static const char sql[] =
-		"WITH h AS (" HOLDS("$1", "$2") " FOR SHARE) "
+		LOCK_JOB_AND_LEASE
 		"UPDATE jobs SET meta = meta || $3::jsonb WHERE id = $1 AND EXISTS (SELECT 1 FROM h)";
 	char f[24];
 
