@@ -24,6 +24,7 @@ int job_labels_parse(const char *s, struct strvec *out)
 {
 	struct strvec raw = STRVEC_INIT;
 	struct strbuf sb = STRBUF_INIT;
+	size_t kept = 0;
 	int rc = 0;
 
 	strvec_split(&raw, s, ',');
@@ -45,15 +46,17 @@ int job_labels_parse(const char *s, struct strvec *out)
 	strbuf_release(&sb);
 	if (rc)
 		return rc;
+	/* sorted, then each label kept once, in one pass (the input may be large) */
 	qsort(out->v, out->nr, sizeof(*out->v), cmp_str);
-	for (size_t i = 1; i < out->nr;) {
-		if (strcmp(out->v[i - 1], out->v[i])) {
-			i++;
-			continue;
-		}
-		free((char *)out->v[i]);
-		memmove(out->v + i, out->v + i + 1, (out->nr - i) * sizeof(*out->v));
-		out->nr--;
+	for (size_t i = 0; i < out->nr; i++) {
+		if (kept && !strcmp(out->v[kept - 1], out->v[i]))
+			free((char *)out->v[i]);
+		else
+			out->v[kept++] = out->v[i];
+	}
+	if (out->nr) {
+		out->nr = kept;
+		out->v[kept] = NULL;
 	}
 	return 0;
 }

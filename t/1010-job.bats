@@ -290,3 +290,14 @@ fenced() {
 	assert_success
 	[[ $output == "store-down "* ]]
 }
+
+job_library() {
+	NIMBUS_TEST_STORE_URL=$NIMBUS_STORE_URL run "$NIMBUS_BUILD/t/unit/1000-lease.t"
+	assert_success
+	assert_line "# driver $STORE_DRIVER"
+	refute_line --regexp '^not ok'
+}
+
+@test "the lease and job library's unit test (finish unless finished, deadlines), on each store" {
+	for_each_store job_library
+}
