@@ -31,11 +31,12 @@ CREATE INDEX jobs_open ON jobs (seq) WHERE status IS NULL;
 
 -- The lease of a job, by any name: a job need not be queued to be
 -- leased. A released or expired lease stays until the next acquisition,
--- so that releasing twice is not "unknown job".
+-- so that releasing twice is not "unknown job". The triggers make
+-- fences unique (each one larger than all before it).
 CREATE TABLE leases (
 	job TEXT PRIMARY KEY,
 	holder TEXT NOT NULL,
-	fence INTEGER NOT NULL UNIQUE,
+	fence INTEGER NOT NULL,
 	acquired_at INTEGER NOT NULL,
 	renewed_at INTEGER NOT NULL,
 	expires_at INTEGER NOT NULL,
