@@ -54,16 +54,6 @@ static const char *parse_job(int argc, const char **argv, const struct option *o
 	return argv[0];
 }
 
-static struct store *open_store(void)
-{
-	struct store *st;
-	int rc = store_open(&st, STORE_MIGRATE);
-
-	if (rc)
-		die_fail(rc);
-	return st;
-}
-
 static int job_add_cmd(int argc, const char **argv)
 {
 	const char *org = NULL, *repo = NULL, *labels = NULL, *payload = NULL;
@@ -97,7 +87,7 @@ static int job_add_cmd(int argc, const char **argv)
 	job.id = xstrdup(id);
 	job.org = org ? xstrdup(org) : NULL;
 	job.repo = repo ? xstrdup(repo) : NULL;
-	st = open_store();
+	st = store_open_or_die();
 	queue = job_queue_open(st);
 	rc = job_add(st, queue, &job);
 	kv_close(queue);
@@ -138,7 +128,7 @@ static int job_claim_cmd(int argc, const char **argv)
 		ttl = cfg_int("lease.ttl");
 	if (!holder)
 		holder = lease_default_holder();
-	st = open_store();
+	st = store_open_or_die();
 	queue = job_queue_open(st);
 	until = mono_ms() + wait * 1000;
 	while ((rc = job_claim(st, queue, holder, ttl, labels ? &want : NULL, &job)) == -EXIT_BUSY &&
@@ -161,7 +151,7 @@ static int job_show_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_JSON(), OPT_END() };
 	const char *id = parse_job(argc, argv, options, job_show_usage, false);
-	struct store *st = open_store();
+	struct store *st = store_open_or_die();
 	struct job job = JOB_INIT;
 	int rc = job_get(st, id, &job);
 
@@ -193,7 +183,7 @@ static int job_list_cmd(int argc, const char **argv)
 		usage_msg(job_list_usage, options, "too many arguments");
 	if (state_name && (state = job_state_parse(state_name)) < 0)
 		usage_msg(job_list_usage, options, "unknown state '%s'", state_name);
-	st = open_store();
+	st = store_open_or_die();
 	rc = job_list(st, state, &jobs, &nr);
 	if (rc)
 		store_die(st, rc);
@@ -224,7 +214,7 @@ static int job_finish_cmd(int argc, const char **argv)
 		usage_msg(job_finish_usage, options, "missing --status");
 	if (status < JOB_SUCCEEDED)
 		usage_msg(job_finish_usage, options, "--status is succeeded, failed or cancelled");
-	st = open_store();
+	st = store_open_or_die();
 	rc = job_finish(st, id, fence, status, reason);
 	if (rc)
 		store_die(st, rc);
@@ -258,7 +248,7 @@ static int job_meta_cmd(int argc, const char **argv)
 		free(key);
 	}
 	strvec_clear(&sets);
-	st = open_store();
+	st = store_open_or_die();
 	rc = job_set_meta(st, id, fence, meta);
 	json_decref(meta);
 	if (rc)

@@ -80,21 +80,11 @@ static const char *parse_job(int argc, const char **argv, const struct option *o
 	return job_arg(argc ? argv[0] : NULL, opts, usage);
 }
 
-static struct store *open_store(void)
-{
-	struct store *st;
-	int rc = store_open(&st, STORE_MIGRATE);
-
-	if (rc)
-		die_fail(rc);
-	return st;
-}
-
 static int lease_acquire_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_HOLDER(), OPT_TTL(), OPT_JSON(), OPT_END() };
 	const char *job = parse_job(argc, argv, options, lease_acquire_usage, false, false);
-	struct store *st = open_store();
+	struct store *st = store_open_or_die();
 	struct lease l = LEASE_INIT;
 	int rc = lease_acquire(st, job, holder, ttl, &l);
 
@@ -111,7 +101,7 @@ static int lease_renew_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_FENCE(), OPT_TTL(), OPT_JSON(), OPT_END() };
 	const char *job = parse_job(argc, argv, options, lease_renew_usage, false, true);
-	struct store *st = open_store();
+	struct store *st = store_open_or_die();
 	struct lease l = LEASE_INIT;
 	struct strbuf t = STRBUF_INIT;
 	int rc = lease_renew(st, job, fence, ttl, &l);
@@ -131,7 +121,7 @@ static int lease_release_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_FENCE(), OPT_JSON(), OPT_END() };
 	const char *job = parse_job(argc, argv, options, lease_release_usage, false, true);
-	struct store *st = open_store();
+	struct store *st = store_open_or_die();
 	int rc = lease_release(st, job, fence);
 
 	if (rc < 0)
@@ -147,7 +137,7 @@ static int lease_check_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_FENCE(), OPT_END() };
 	const char *job = parse_job(argc, argv, options, lease_check_usage, false, true);
-	struct store *st = open_store();
+	struct store *st = store_open_or_die();
 	int rc = lease_check(st, job, fence);
 
 	if (rc)
@@ -160,7 +150,7 @@ static int lease_show_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_JSON(), OPT_END() };
 	const char *job = parse_job(argc, argv, options, lease_show_usage, true, false);
-	struct store *st = open_store();
+	struct store *st = store_open_or_die();
 	struct lease l = LEASE_INIT, *all;
 	size_t nr;
 	json_t *list;
@@ -213,15 +203,21 @@ struct hold {
 	bool lost, failing;
 };
 
-/* The environment of the command: ours without nimbus' own settings, plus the lease. */
+/*
+ * The environment of the command: ours without nimbus' own settings
+ * (they may carry passwords), but naming the configuration file read,
+ * for the nimbus commands it runs; and the lease.
+ */
 static void command_env(struct strvec *env, const struct hold *h, const struct lease *l)
 {
-	extern char **environ;
+	const char *conf = cfg_file_path();
 	struct strbuf t = STRBUF_INIT;
 
 	for (char **e = environ; *e; e++)
-		if (!starts_with(*e, "NIMBUS_") || starts_with(*e, "NIMBUS_CONFIG="))
+		if (!starts_with(*e, "NIMBUS_"))
 			strvec_push(env, *e);
+	if (!access(conf, F_OK))
+		strvec_pushf(env, "NIMBUS_CONFIG=%s", conf);
 	fmt_rfc3339_ms(&t, l->expires_ms);
 	strvec_pushf(env, "NIMBUS_JOB=%s", h->job);
 	strvec_pushf(env, "NIMBUS_FENCE=%" PRId64, h->fence);
@@ -371,7 +367,7 @@ static int lease_hold_cmd(int argc, const char **argv)
 	if (sfd < 0)
 		die_errno("signalfd");
 
-	h.st = open_store();
+	h.st = store_open_or_die();
 	h.next_renew = mono_ms();
 	rc = lease_acquire(h.st, h.job, holder, ttl, &l);
 	if (rc)

@@ -34,7 +34,7 @@ const char *lease_default_holder(void);
 /*
  * Acquire the job's lease: 0 with a new fence in *out. Acquiring again,
  * also by the same holder, yields a larger fence and invalidates the
- * one before.
+ * one before. On EXIT_BUSY, *out is the other holder's lease.
  */
 int lease_acquire(struct store *st, const char *job, const char *holder, int64_t ttl_seconds,
 		  struct lease *out);

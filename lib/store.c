@@ -58,6 +58,16 @@ void store_close(struct store *st)
 	free(url);
 }
 
+struct store *store_open_or_die(void)
+{
+	struct store *st;
+	int rc = store_open(&st, STORE_MIGRATE);
+
+	if (rc)
+		die_fail(rc);
+	return st;
+}
+
 void store_die(struct store *st, int rc)
 {
 	/* keep the message: closing may fail() too */
@@ -329,8 +339,7 @@ static int lease_from_row(const char *const *c, struct lease *l)
 		return rc;
 	l->job = xstrdup(c[0]);
 	l->holder = str_column(c[1]);
-	if (!rc)
-		rc = int_column("fence", c[2], 0, &l->fence);
+	rc = int_column("fence", c[2], 0, &l->fence);
 	if (!rc)
 		rc = int_column("time", c[3], 0, &l->acquired_ms);
 	if (!rc)

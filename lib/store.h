@@ -26,6 +26,8 @@ enum {
 int store_open(struct store **out, unsigned flags);
 int store_open_url(struct store **out, const char *url, unsigned flags);
 void store_close(struct store *st);
+/* For commands: the store of store.url with its schema up to date, or die_fail(). */
+struct store *store_open_or_die(void);
 /* For commands: close the store first, so that the server sees a clean goodbye, then die_fail(). */
 NORETURN void store_die(struct store *st, int rc);
 

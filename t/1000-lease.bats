@@ -224,6 +224,10 @@ hold_env() {
 	grep -q "^HOME=$HOME$" "$dir/env"
 	# Released when the command ended.
 	[ "$(nimbus lease show env-job --json | jq -r .state)" = released ]
+	# The configuration file read is the one the command's nimbus reads.
+	cp "$NIMBUS_CONFIG" "$dir/other.conf"
+	nimbus --config "$dir/other.conf" lease hold env-job -- sh -c 'env > "$1"' sh "$dir/env"
+	grep -qx "NIMBUS_CONFIG=$dir/other.conf" "$dir/env"
 	run nimbus lease hold env-job --holder beta -- true
 	assert_success
 }

@@ -127,6 +127,7 @@ static int race(struct store *st, const char **argv)
 		expect(rc, EXIT_BUSY, "acquire");
 		if (rc) {
 			/* stretch the race beyond the TTLs, for leases to expire in it */
+			lease_clear(&l);
 			r.busy++;
 			sleep_ms(rand_r(&seed) % 20);
 			continue;

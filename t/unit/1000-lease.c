@@ -3,7 +3,7 @@
  * makes, on a new SQLite file or the store of NIMBUS_TEST_STORE_URL
  * (t/1010-job.bats runs this on PostgreSQL too).
  */
-#include "tap.h"
+#include "test-store.h"
 #include "job.h"
 #include "timeutil.h"
 
@@ -133,11 +133,13 @@ static void deadline(struct store *st)
 {
 	struct lease l = LEASE_INIT;
 	int64_t ms;
+	int rc;
 
 	store_set_deadline(st, mono_ms() - 1);
-	if (!strcmp(store_driver(st), "postgres"))
-		is_int(store_now_ms(st, &ms), -EXIT_UNAVAILABLE, "past the deadline: %s",
-		       fail_message());
+	if (!strcmp(store_driver(st), "postgres")) {
+		rc = store_now_ms(st, &ms);
+		is_int(rc, -EXIT_UNAVAILABLE, "past the deadline: %s", fail_message());
+	}
 	store_set_deadline(st, 0);
 	ok(!store_now_ms(st, &ms), "usable again");
 	ok(!lease_acquire(st, "after", "me", 60, &l), "and writes");
@@ -146,40 +148,19 @@ static void deadline(struct store *st)
 
 int main(void)
 {
-	const char *url = getenv("NIMBUS_TEST_STORE_URL");
-	char dir[] = "/tmp/nimbus-lease-test.XXXXXX";
-	char *conf, *db = NULL, *db_url = NULL;
+	struct test_store t;
 	struct store *st;
-	int fd, rc;
 
 	labels();
 	names();
-	/* An empty configuration: nothing from this host. */
-	if (!mkdtemp(dir))
-		die_errno("mkdtemp");
-	conf = xstrfmt("%s/nimbus.conf", dir);
-	fd = open(conf, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 || close(fd))
-		die_errno("%s", conf);
-	setenv("NIMBUS_CONFIG", conf, 1);
-	if (!url || !*url) {
-		db = xstrfmt("%s/nimbus.db", dir);
-		url = db_url = xstrfmt("sqlite:%s", db);
-	}
-	rc = store_open_url(&st, url, STORE_MIGRATE);
-	ok(!rc, "open %s%s%s", url, rc ? ": " : "", rc ? fail_message() : "");
-	if (!rc) {
-		printf("# driver %s\n", store_driver(st));
+	test_store_init(&t, "lease");
+	st = test_store_open(&t);
+	if (st) {
 		finish_unless_finished(st);
 		fenced_calls(st);
 		deadline(st);
 		store_close(st);
 	}
-	if (db)
-		ok(!unlink(db), "the file was there");
-	ok(!unlink(conf) && !rmdir(dir), "clean up");
-	free(conf);
-	free(db);
-	free(db_url);
+	test_store_cleanup(&t);
 	return done_testing();
 }
