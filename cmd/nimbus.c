@@ -101,6 +101,16 @@ static NORETURN void unknown_command(const char *name)
 	exit(EXIT_USAGE);
 }
 
+/* Messages say "nimbus CMD: ..."; `nimbus help CMD` names CMD, after help. */
+static void set_command_name(const char *name)
+{
+	static char *prog;
+
+	free(prog);
+	prog = xstrfmt("nimbus %s", name);
+	set_progname(prog);
+}
+
 static const char *const help_usage[] = {
 	"nimbus help [--commands] [COMMAND]",
 	NULL,
@@ -133,7 +143,7 @@ int cmd_help(int argc, const char **argv)
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		unknown_command(argv[0]);
-	set_progname(xstrfmt("nimbus %s", cmd->name));
+	set_command_name(cmd->name);
 	return cmd->fn(2, (const char *[]){ cmd->name, "-h", NULL });
 }
 
@@ -166,7 +176,7 @@ int main(int argc, const char **argv)
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		unknown_command(argv[0]);
-	set_progname(xstrfmt("nimbus %s", cmd->name));
+	set_command_name(cmd->name);
 	rc = cmd->fn(argc, argv);
 	check_stdout();
 	return rc;
