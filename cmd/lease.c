@@ -348,12 +348,13 @@ static int lease_hold_cmd(int argc, const char **argv)
 		usage_msg(lease_hold_usage, options, argc && !strcmp(argv[0], "--") ? "missing JOB" :
 			  "wants JOB -- COMMAND [ARG]...");
 	h.job = job_arg(argv[0], options, lease_hold_usage);
-	if (renew_every && renew_every >= ttl)
-		usage_msg(lease_hold_usage, options, "--renew-every must be shorter than the TTL");
 	h.ttl = ttl;
 	h.renew_every = renew_every ? renew_every * 1000 : ttl * 1000 / 3;
 	h.kill_after = kill_after * 1000;
 	h.grace = h.kill_after < h.ttl * 1000 / 3 ? h.kill_after : h.ttl * 1000 / 3;
+	if (h.renew_every >= h.ttl * 1000 - h.grace)
+		usage_msg(lease_hold_usage, options, "--renew-every must be shorter than the TTL "
+			  "less --kill-after (at most a third of the TTL)");
 
 	/* Signals arrive on sfd; the command gets our mask as it was. */
 	sigemptyset(&mask);

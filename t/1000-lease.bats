@@ -255,6 +255,12 @@ hold_env() {
 	assert_status 2
 	run nimbus lease hold job --ttl 3 --renew-every 3 -- true
 	assert_status 2
+	# No time left to renew before the command would be stopped.
+	run --separate-stderr nimbus lease hold job --ttl 3 --renew-every 2 -- true
+	assert_status 2
+	[[ $stderr == *"--renew-every must be shorter than the TTL less --kill-after"* ]]
+	run nimbus lease hold job --ttl 3 --renew-every 2 --kill-after 0 -- true
+	assert_success
 	run -127 --separate-stderr nimbus lease hold job -- /nonexistent/command
 	[[ $stderr == *"cannot run /nonexistent/command: No such file or directory"* ]]
 	[ "$(nimbus lease show job --json | jq -r .state)" = released ]
