@@ -23,6 +23,10 @@ struct kv_ops {
 	/* store.h has the operations; 1 when PROBE let a probe out. */
 	int (*breaker)(struct kv *kv, const char *key, enum kv_breaker_op op, int64_t threshold,
 		       int64_t open_ms, int64_t probe_ms, struct kv_breaker_row *row);
+	/* The job queue; NULL when the driver has none. labels: "a,b", or "*" for any. */
+	int (*queue_push)(struct kv *kv, const char *id, int64_t seq, const char *labels);
+	int (*queue_take)(struct kv *kv, const char *labels, int64_t visibility, char **id);
+	int (*queue_done)(struct kv *kv, const char *id);
 };
 
 /* The part every driver's handle starts with. */

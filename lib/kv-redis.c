@@ -26,6 +26,56 @@ struct kv_redis {
 	struct timeval timeout;
 };
 
+/*
+ * The job queue: QUEUE_KEY orders ids by seq, TAKEN_KEY holds taken ids
+ * until their visibility deadline, JOBS_KEY maps an id to "SEQ LABELS".
+ * Every script gets the three keys in this order.
+ */
+#define QUEUE_KEY "nimbus:queue"
+#define TAKEN_KEY "nimbus:queue:taken"
+#define JOBS_KEY "nimbus:queue:jobs"
+/* How many queued ids a take looks at for matching labels; beyond, the store answers. */
+#define QUEUE_SCAN "256"
+
+static const char push_script[] =
+	"redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])\n"
+	"return redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])\n";
+
+/* ARGV: labels ("a,b" or "*"), visibility seconds, how many ids to look at. */
+static const char take_script[] =
+	"local now = tonumber(redis.call('TIME')[1])\n"
+	"for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)) do\n"
+	"  redis.call('ZREM', KEYS[2], id)\n"
+	"  local info = redis.call('HGET', KEYS[3], id)\n"
+	"  if info then redis.call('ZADD', KEYS[1], 'NX', string.match(info, '^%d+'), id) end\n"
+	"end\n"
+	"local want\n"
+	"if ARGV[1] ~= '*' then\n"
+	"  want = {}\n"
+	"  for l in string.gmatch(ARGV[1], '[^,]+') do want[l] = true end\n"
+	"end\n"
+	"for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)) do\n"
+	"  local info = redis.call('HGET', KEYS[3], id)\n"
+	"  local fits = info ~= false\n"
+	"  if fits and want then\n"
+	"    for l in string.gmatch(string.match(info, '^%d+ (.*)$'), '[^,]+') do\n"
+	"      if not want[l] then fits = false break end\n"
+	"    end\n"
+	"  end\n"
+	"  if not info then redis.call('ZREM', KEYS[1], id) end\n"
+	"  if fits then\n"
+	"    redis.call('ZREM', KEYS[1], id)\n"
+	"    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id)\n"
+	"    return id\n"
+	"  end\n"
+	"end\n"
+	"return false\n";
+
+static const char done_script[] =
+	"redis.call('ZREM', KEYS[1], ARGV[1])\n"
+	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
+	"redis.call('HDEL', KEYS[3], ARGV[1])\n";
+
 /* Create the counter with its TTL only when missing; INCRBY keeps the TTL. */
 static const char incr_script[] =
 	"redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2])\n"
@@ -329,6 +379,58 @@ static int kr_breaker(struct kv *kv, const char *key, enum kv_breaker_op op, int
 	return rc;
 }
 
+/* Run a queue script with the queue's keys and args; out NULL: the reply does not matter. */
+static int queue_script(struct kv_redis *r, const char *script, const char *const *args, int nargs,
+			redisReply **out)
+{
+	const char *argv[9] = { NULL, NULL, "3", QUEUE_KEY, TAKEN_KEY, JOBS_KEY };
+	redisReply *reply;
+	int rc;
+
+	memcpy(argv + 6, args, nargs * sizeof(*args));
+	rc = eval(r, script, 6 + nargs, argv, &reply);
+	if (rc)
+		return rc;
+	if (out)
+		*out = reply;
+	else
+		freeReplyObject(reply);
+	return 0;
+}
+
+static int kr_queue_push(struct kv *kv, const char *id, int64_t seq, const char *labels)
+{
+	char s[24];
+
+	xsnprintf(s, sizeof(s), "%" PRId64, seq);
+	return queue_script(kr(kv), push_script, (const char *[]){ id, s, labels }, 3, NULL);
+}
+
+static int kr_queue_take(struct kv *kv, const char *labels, int64_t visibility, char **id)
+{
+	struct kv_redis *r = kr(kv);
+	redisReply *reply;
+	char v[24];
+	int rc;
+
+	xsnprintf(v, sizeof(v), "%" PRId64, visibility);
+	rc = queue_script(r, take_script, (const char *[]){ labels, v, QUEUE_SCAN }, 3, &reply);
+	if (rc)
+		return rc;
+	if (reply->type == REDIS_REPLY_STRING)
+		*id = xstrndup(reply->str, reply->len);
+	else if (reply->type != REDIS_REPLY_NIL)
+		rc = fail(EXIT_FAIL, "Redis at %s: unexpected answer to a queue take", r->shown);
+	rc = rc ? rc : reply->type == REDIS_REPLY_STRING;
+	freeReplyObject(reply);
+	return rc;
+}
+
+static int kr_queue_done(struct kv *kv, const char *id)
+{
+	return queue_script(kr(kv), done_script, (const char *[]){ id }, 1, NULL);
+}
+
 static void kr_close(struct kv *kv)
 {
 	struct kv_redis *r = kr(kv);
@@ -347,6 +449,9 @@ static const struct kv_ops redis_ops = {
 	.incr = kr_incr,
 	.gcra = kr_gcra,
 	.breaker = kr_breaker,
+	.queue_push = kr_queue_push,
+	.queue_take = kr_queue_take,
+	.queue_done = kr_queue_done,
 };
 
 int kv_redis_open(struct kv **out, const char *url)

@@ -179,3 +179,43 @@ int kv_breaker_reset(struct kv *kv, const char *key)
 {
 	return breaker_op(kv, key, KV_BREAKER_RESET, NULL, NULL);
 }
+
+bool kv_has_queue(const struct kv *kv)
+{
+	return kv->ops->queue_push != NULL;
+}
+
+static char *join_labels(const struct strvec *labels)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < labels->nr; i++)
+		strbuf_addf(&sb, "%s%s", i ? "," : "", labels->v[i]);
+	return strbuf_detach(&sb, NULL);
+}
+
+int kv_queue_push(struct kv *kv, const char *id, int64_t seq, const struct strvec *labels)
+{
+	char *joined = join_labels(labels);
+	int rc = kv->ops->queue_push(kv, id, seq, joined);
+
+	free(joined);
+	return rc;
+}
+
+int kv_queue_take(struct kv *kv, const struct strvec *labels, int64_t visibility_seconds,
+		  char **id)
+{
+	char *joined = labels ? join_labels(labels) : xstrdup("*");
+	int rc;
+
+	check_ttl(visibility_seconds);
+	rc = kv->ops->queue_take(kv, joined, visibility_seconds, id);
+	free(joined);
+	return rc;
+}
+
+int kv_queue_done(struct kv *kv, const char *id)
+{
+	return kv->ops->queue_done(kv, id);
+}

@@ -89,4 +89,19 @@ int kv_breaker_record(struct kv *kv, const char *key, const struct kv_breaker_co
 int kv_breaker_peek(struct kv *kv, const char *key, struct kv_breaker *out);
 int kv_breaker_reset(struct kv *kv, const char *key);
 
+/*
+ * The job queue, on Redis only (without Redis, claims come from the
+ * store, which is the authority either way: job.h). It holds job ids in
+ * queue order (seq) with their labels. A taken id is hidden for
+ * visibility_seconds and then offered again unless it is done, so that
+ * one whose claimer dies after taking it is not lost.
+ */
+bool kv_has_queue(const struct kv *kv);
+int kv_queue_push(struct kv *kv, const char *id, int64_t seq, const struct strvec *labels);
+/* 1 with the oldest id whose labels are all in labels (NULL: any) in *id, 0 when none. */
+int kv_queue_take(struct kv *kv, const struct strvec *labels, int64_t visibility_seconds,
+		  char **id);
+/* Forget a taken id: its job is claimed in the store, or cannot be. */
+int kv_queue_done(struct kv *kv, const char *id);
+
 #endif

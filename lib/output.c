@@ -269,15 +269,25 @@ json_t *xjson_string(const char *s)
 	return v;
 }
 
-json_t *xjson_time(int64_t secs)
+static json_t *time_json(int64_t t, void (*fmt)(struct strbuf *, int64_t))
 {
 	struct strbuf sb = STRBUF_INIT;
 	json_t *v;
 
-	if (secs < 0)
+	if (t < 0)
 		return json_null();
-	fmt_rfc3339(&sb, secs);
+	fmt(&sb, t);
 	v = xjson_string(sb.buf);
 	strbuf_release(&sb);
 	return v;
+}
+
+json_t *xjson_time(int64_t secs)
+{
+	return time_json(secs, fmt_rfc3339);
+}
+
+json_t *xjson_time_ms(int64_t ms)
+{
+	return time_json(ms, fmt_rfc3339_ms);
 }

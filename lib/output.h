@@ -34,5 +34,6 @@ void out_render_text(struct strbuf *sb, json_t *doc);
 /* json_t helpers that die on allocation failure. */
 json_t *xjson_string(const char *s);
 json_t *xjson_time(int64_t secs);	/* RFC 3339 string, or null when secs < 0 */
+json_t *xjson_time_ms(int64_t ms);	/* the same with milliseconds */
 
 #endif

@@ -4,11 +4,29 @@
 #include "store.h"
 
 /*
+ * Reads hand their rows to common code (store.c) as text: cols[i] is
+ * NULL for SQL NULL, integers are decimal, times are milliseconds since
+ * the epoch. A nonzero return stops the read and is returned.
+ */
+typedef int (*store_row_fn)(void *data, const char *const *cols);
+
+/*
+ * A lease row has LEASE_NCOLS columns: job, holder, fence, acquired,
+ * renewed, expires, released and now (the store's clock). A job row has
+ * JOB_NCOLS columns: seq, id, org, repo, labels, payload, meta, status,
+ * reason, created and finished; then a lease row, whose job is NULL when
+ * the job has no lease (now is always there).
+ */
+#define LEASE_NCOLS 8
+#define JOB_NCOLS 11
+
+/*
  * What a store driver provides. A domain operation is one more entry
  * here, a wrapper in store.c and an implementation with its own SQL in
  * each driver. Every entry returns 0 or -code after fail().
  */
-typedef void store_row_fn(void *cls, const char *name, int64_t a, int64_t b);
+/* The cache index hands rows of a name and two integers one at a time. */
+typedef void store_cache_row_fn(void *cls, const char *name, int64_t a, int64_t b);
 
 struct store_ops {
 	const char *name;
@@ -43,15 +61,45 @@ struct store_ops {
 				int64_t expires_ms);
 	int (*github_token_drop)(struct store *st, int64_t installation, const char *token);
 
+	/* Apply st->deadline_ms to what the driver waits for. */
+	void (*set_deadline)(struct store *st);
+
+	/*
+	 * Leases and jobs (store.h has the semantics). Acquire, renew and
+	 * claim give the lease row they wrote to fn and return how many
+	 * rows they gave; the other writes return how many rows they changed.
+	 */
+	int (*lease_acquire)(struct store *st, const char *job, const char *holder, int64_t ttl,
+			     store_row_fn fn, void *data);
+	int (*lease_renew)(struct store *st, const char *job, int64_t fence, int64_t ttl,
+			   store_row_fn fn, void *data);
+	int (*lease_release)(struct store *st, const char *job, int64_t fence);
+	int (*lease_check)(struct store *st, const char *job, int64_t fence);
+	/* One job's lease, or every live one when job is NULL. */
+	int (*lease_read)(struct store *st, const char *job, store_row_fn fn, void *data);
+	/* labels: a JSON array; the new job's seq goes to *seq. */
+	int (*job_add)(struct store *st, const char *id, const char *org, const char *repo,
+		       const char *labels, const char *payload, int64_t *seq);
+	/* One job, or every job in state (a name, or NULL for any) when id is NULL. */
+	int (*job_read)(struct store *st, const char *id, const char *state, store_row_fn fn,
+			void *data);
+	/* labels: a JSON array, or NULL for any. */
+	int (*job_claim)(struct store *st, const char *only_id, const char *holder, int64_t ttl,
+			 const char *labels, store_row_fn fn, void *data);
+	int (*job_finish)(struct store *st, const char *id, int64_t fence, const char *status,
+			  const char *reason);
+	/* meta: a JSON object. */
+	int (*job_set_meta)(struct store *st, const char *id, int64_t fence, const char *meta);
+
 	/* put and delete run inside a write transaction (store.c opens one). */
 	int (*cache_put)(struct store *st, const char *org, const char *key, int64_t size,
 			 int64_t at_ms, int64_t *org_bytes);
 	int (*cache_delete)(struct store *st, const char *org, const char *key, int64_t *org_bytes);
 	int (*cache_touch)(struct store *st, const char *org, const char *key, int64_t at_ms);
 	/* Rows of a name and two integers, handed to row() one at a time. */
-	int (*cache_list)(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+	int (*cache_list)(struct store *st, const char *org, int64_t limit, store_cache_row_fn *row,
 			  void *cls);
-	int (*cache_orgs)(struct store *st, store_row_fn *row, void *cls);
+	int (*cache_orgs)(struct store *st, store_cache_row_fn *row, void *cls);
 };
 
 /* The part every driver's handle starts with. */
@@ -59,6 +107,7 @@ struct store {
 	const struct store_ops *ops;
 	char *url;		/* password masked */
 	bool in_tx;
+	int64_t deadline_ms;	/* mono_ms(), or 0 */
 };
 
 /* shown: the URL with its password masked, for messages. */

@@ -4,15 +4,24 @@
 #include "parse-num.h"
 #include "redact.h"
 #include "store-internal.h"
+#include "timeutil.h"
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 
 /*
  * The PostgreSQL driver. Statements are prepared once per connection
  * and then cost one round trip each. Times are timestamptz from the
  * server's clock: statement_timestamp() where one statement compares
  * and writes (it is one value for the whole statement).
+ *
+ * Nothing waits for the server without a deadline: connecting gives up
+ * after the connect timeout, a statement after store.statement_timeout
+ * (which the server also enforces), both sooner when the caller set a
+ * deadline (store_set_deadline). libpq's blocking calls cannot be bounded
+ * (a stopped server still has its kernel acknowledge our packets), so
+ * the driver uses the asynchronous ones and polls the socket.
  */
 
 /* pg_advisory_xact_lock key of schema migrations ("nimbus" in ASCII). */
@@ -24,6 +33,9 @@
 struct pg_store {
 	struct store base;
 	PGconn *conn;
+	/* A wait gave up mid-statement: what the server does next is unknown. */
+	bool broken;
+	int64_t connect_ms, statement_ms;
 	/* Statement "sN" is prepared[N]; the pointer is the cache key. */
 	const char **prepared;
 	size_t prepared_nr, prepared_alloc;
@@ -82,21 +94,66 @@ static int pg_fail(struct pg_store *p, PGresult *res)
 	return fail(code, "postgres: %s (SQLSTATE %s)", msg ? msg : "error", state);
 }
 
+/* The end of one wait: the timeout from now, or the caller's deadline if sooner. */
+static int64_t pg_deadline(struct pg_store *p, int64_t timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+
+	if (p->base.deadline_ms && p->base.deadline_ms < deadline)
+		return p->base.deadline_ms;
+	return deadline;
+}
+
+/* Wait until the socket is ready; false when the deadline came first. */
+static bool pg_wait(PGconn *conn, bool for_write, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
+
+	if (pfd.fd < 0)
+		return true;	/* libpq has the error */
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		int n;
+
+		if (left <= 0)
+			return false;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return true;
+	}
+}
+
+/* Drive a connection started by PQconnectStartParams() or PQresetStart() to its end. */
+static int pg_connect_poll(PGconn *conn, bool reset, const char *url, int64_t deadline)
+{
+	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+
+	while (ps != PGRES_POLLING_OK) {
+		if (ps == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD)
+			return fail_conn(EXIT_UNAVAILABLE, "cannot connect to", url, conn);
+		if (!pg_wait(conn, ps == PGRES_POLLING_WRITING, deadline))
+			return fail(EXIT_UNAVAILABLE, "cannot connect to %s: timeout expired", url);
+		ps = reset ? PQresetPoll(conn) : PQconnectPoll(conn);
+	}
+	return 0;
+}
+
 /*
- * A connection lost between transactions (a server restart) is opened
- * again; one lost inside a transaction took the transaction with it.
+ * A connection lost between transactions (a server restart, a wait
+ * that gave up) is opened again; one lost inside a transaction took the
+ * transaction with it.
  */
 static int pg_ensure_connected(struct pg_store *p)
 {
-	if (PQstatus(p->conn) == CONNECTION_OK)
+	if (PQstatus(p->conn) == CONNECTION_OK && !p->broken)
 		return 0;
 	if (p->base.in_tx)
-		return fail_conn(EXIT_UNAVAILABLE, "lost the connection to", p->base.url, p->conn);
-	PQreset(p->conn);
+		return fail(EXIT_UNAVAILABLE, "lost the connection to %s in a transaction", p->base.url);
 	p->prepared_nr = 0;
-	if (PQstatus(p->conn) != CONNECTION_OK)
+	p->broken = false;
+	if (!PQresetStart(p->conn))
 		return fail_conn(EXIT_UNAVAILABLE, "cannot connect to", p->base.url, p->conn);
-	return 0;
+	return pg_connect_poll(p->conn, true, p->base.url, pg_deadline(p, p->connect_ms));
 }
 
 static bool pg_ok(const PGresult *res)
@@ -111,6 +168,45 @@ static int pg_check(struct pg_store *p, PGresult *res)
 
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * Wait for the answer to what was just sent (sent: what PQsend* said)
+ * and return its first failed result, or its last one.
+ */
+static int pg_answer(struct pg_store *p, int sent, PGresult **out)
+{
+	int64_t deadline = pg_deadline(p, p->statement_ms);
+	PGresult *res = NULL, *r;
+
+	if (!sent)
+		return fail_conn(EXIT_UNAVAILABLE, "lost the connection to", p->base.url, p->conn);
+	for (;;) {
+		while (PQisBusy(p->conn)) {
+			if (!pg_wait(p->conn, false, deadline)) {
+				PQclear(res);
+				p->broken = true;
+				return fail(EXIT_UNAVAILABLE, "%s: timeout expired waiting for an answer",
+					    p->base.url);
+			}
+			if (!PQconsumeInput(p->conn)) {
+				PQclear(res);
+				return fail_conn(EXIT_UNAVAILABLE, "lost the connection to", p->base.url,
+						 p->conn);
+			}
+		}
+		r = PQgetResult(p->conn);
+		if (!r)
+			break;
+		if (!res || (pg_ok(res) && !pg_ok(r))) {
+			PQclear(res);
+			res = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	*out = res;
+	return 0;
 }
 
 /* Run a statement with text parameters, preparing it on first use. */
@@ -128,13 +224,17 @@ static int pg_query(struct pg_store *p, const char *sql, int nparams, const char
 		;
 	xsnprintf(name, sizeof(name), "s%zu", i);
 	if (i == p->prepared_nr) {
-		rc = pg_check(p, PQprepare(p->conn, name, sql, nparams, NULL));
+		rc = pg_answer(p, PQsendPrepare(p->conn, name, sql, nparams, NULL), &res);
+		if (!rc)
+			rc = pg_check(p, res);
 		if (rc)
 			return rc;
 		ALLOC_GROW(p->prepared, p->prepared_nr + 1, p->prepared_alloc);
 		p->prepared[p->prepared_nr++] = sql;
 	}
-	res = PQexecPrepared(p->conn, name, nparams, params, NULL, NULL, 0);
+	rc = pg_answer(p, PQsendQueryPrepared(p->conn, name, nparams, params, NULL, NULL, 0), &res);
+	if (rc)
+		return rc;
 	if (!out || !pg_ok(res))
 		return pg_check(p, res);
 	*out = res;
@@ -167,20 +267,64 @@ static int pg_query_int64(struct pg_store *p, const char *sql, int nparams, cons
 	return rc < 0 ? rc : 0;
 }
 
+/* A write: how many rows it changed. */
+static int pg_changes(struct pg_store *p, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res;
+	int rc = pg_query(p, sql, nparams, params, &res);
+	int64_t n = 0;
+
+	if (rc)
+		return rc;
+	if (parse_i64(PQcmdTuples(res), 0, INT_MAX, &n))
+		rc = fail(EXIT_FAIL, "postgres: '%s' is not a row count", PQcmdTuples(res));
+	PQclear(res);
+	return rc ? rc : (int)n;
+}
+
+/* Hand every row to fn as text; returns how many, or -code. */
+static int pg_rows(struct pg_store *p, const char *sql, int nparams, const char *const *params,
+		   store_row_fn fn, void *data)
+{
+	const char *cols[JOB_NCOLS + LEASE_NCOLS + 1];
+	PGresult *res;
+	int rc = pg_query(p, sql, nparams, params, &res), n, ncols;
+
+	if (rc)
+		return rc;
+	n = PQntuples(res);
+	ncols = PQnfields(res);
+	if (ncols > (int)ARRAY_SIZE(cols))
+		BUG("a row of %d columns", ncols);
+	for (int r = 0; r < n && !rc; r++) {
+		for (int c = 0; c < ncols; c++)
+			cols[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+		rc = fn(data, cols);
+	}
+	PQclear(res);
+	return rc ? rc : n;
+}
+
 static int pg_exec(struct store *st, const char *sql)
 {
 	struct pg_store *p = pg(st);
+	PGresult *res;
 	int rc = pg_ensure_connected(p);
 
-	return rc ? rc : pg_check(p, PQexec(p->conn, sql));
+	if (!rc)
+		rc = pg_answer(p, PQsendQuery(p->conn, sql), &res);
+	return rc ? rc : pg_check(p, res);
 }
 
 static void pg_rollback(struct store *st)
 {
 	struct pg_store *p = pg(st);
+	PGresult *res;
 
-	if (PQstatus(p->conn) == CONNECTION_OK)
-		PQclear(PQexec(p->conn, "ROLLBACK"));
+	/* A broken connection is reset before its next use, which ends the transaction. */
+	if (PQstatus(p->conn) == CONNECTION_OK && !p->broken &&
+	    !pg_answer(p, PQsendQuery(p->conn, "ROLLBACK"), &res))
+		PQclear(res);
 }
 
 static void pg_close(struct store *st)
@@ -190,6 +334,11 @@ static void pg_close(struct store *st)
 	PQfinish(p->conn);
 	free(p->prepared);
 	free(p);
+}
+
+/* The deadline is read at each wait. */
+static void pg_set_deadline(struct store *st UNUSED)
+{
 }
 
 static int pg_now_ms(struct store *st, int64_t *ms)
@@ -405,8 +554,8 @@ static int pg_cache_touch(struct store *st, const char *org, const char *key, in
 }
 
 /* Hand each row (a text, two integers) of a statement to row(). */
-static int pg_rows(struct pg_store *p, const char *sql, int nparams, const char *const *params,
-		   store_row_fn *row, void *cls)
+static int pg_cache_rows(struct pg_store *p, const char *sql, int nparams, const char *const *params,
+		   store_cache_row_fn *row, void *cls)
 {
 	PGresult *res;
 	int rc = pg_query(p, sql, nparams, params, &res);
@@ -427,7 +576,7 @@ static int pg_rows(struct pg_store *p, const char *sql, int nparams, const char 
 	return rc;
 }
 
-static int pg_cache_list(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+static int pg_cache_list(struct store *st, const char *org, int64_t limit, store_cache_row_fn *row,
 			 void *cls)
 {
 	static const char sql[] =
@@ -436,14 +585,14 @@ static int pg_cache_list(struct store *st, const char *org, int64_t limit, store
 	char l[24];
 
 	xsnprintf(l, sizeof(l), "%" PRId64, limit);
-	return pg_rows(pg(st), sql, 2, (const char *[]){ org, l }, row, cls);
+	return pg_cache_rows(pg(st), sql, 2, (const char *[]){ org, l }, row, cls);
 }
 
-static int pg_cache_orgs(struct store *st, store_row_fn *row, void *cls)
+static int pg_cache_orgs(struct store *st, store_cache_row_fn *row, void *cls)
 {
 	static const char sql[] = "SELECT org, entries, bytes FROM cache_orgs ORDER BY org";
 
-	return pg_rows(pg(st), sql, 0, NULL, row, cls);
+	return pg_cache_rows(pg(st), sql, 0, NULL, row, cls);
 }
 
 /* The breaker row of a result; no row leaves row alone. */
@@ -574,6 +723,219 @@ static int pg_github_token_drop(struct store *st, int64_t installation, const ch
 	return pg_query(pg(st), sql, 2, (const char *[]){ i, token }, NULL);
 }
 
+/*
+ * Leases and jobs. A fence is nextval() taken while the statement holds
+ * the lease row's lock, so that per job fences grow in the order of
+ * acquisition. The rule for the clock: what decides that a lease is
+ * still valid reads clock_timestamp(), the latest time; what takes an
+ * expired lease over, or sets a new expiry, reads statement_timestamp(),
+ * the earliest: either way a late statement errs towards "expired".
+ *
+ * A write that depends on a lease locks the lease row FOR SHARE in the
+ * same statement. An acquisition that committed after the statement's
+ * snapshot is then seen (the lock rereads the newest row and checks its
+ * fence again), and one that comes later waits for the write to commit.
+ *
+ * Locks are taken in one order, the job's row before its lease's, by
+ * claims (which skip locked jobs) and by fenced writes of a job (which
+ * join the lease to the locked job row, so that the job's lock comes
+ * first): two of them cannot wait for each other.
+ */
+#define MS(t) "(extract(epoch FROM " t ") * 1000)::bigint"
+#define LEASE_COLS(p) p "job, " p "holder, " p "fence, " MS(p "acquired_at") ", " \
+	MS(p "renewed_at") ", " MS(p "expires_at") ", " MS(p "released_at") ", " \
+	MS("statement_timestamp()")
+#define TTL(n) "statement_timestamp() + " n " * interval '1 second'"
+#define TAKE_LEASE \
+	"ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, " \
+	"fence = nextval('lease_fences'), acquired_at = excluded.acquired_at, " \
+	"renewed_at = excluded.renewed_at, expires_at = excluded.expires_at, released_at = NULL " \
+	"WHERE l.expires_at <= statement_timestamp()"
+#define LOCK_JOB_AND_LEASE \
+	"WITH j AS (SELECT id FROM jobs WHERE id = $1 FOR UPDATE), " \
+	"h AS (SELECT 1 FROM leases l JOIN j ON l.job = j.id WHERE l.fence = $2 " \
+	"AND l.expires_at > clock_timestamp() FOR SHARE OF l) "
+
+static const char *fmt_i64(char *buf, size_t size, int64_t v)
+{
+	xsnprintf(buf, size, "%" PRId64, v);
+	return buf;
+}
+
+static int pg_lease_acquire(struct store *st, const char *job, const char *holder, int64_t ttl,
+			    store_row_fn fn, void *data)
+{
+	static const char sql[] =
+		"INSERT INTO leases AS l (job, holder, fence, acquired_at, renewed_at, expires_at) "
+		"VALUES ($1, $2, nextval('lease_fences'), statement_timestamp(), statement_timestamp(), "
+		TTL("$3") ") " TAKE_LEASE " OR l.holder = excluded.holder "
+		"RETURNING " LEASE_COLS("l.");
+	char t[24];
+
+	return pg_rows(pg(st), sql, 3, (const char *[]){ job, holder, fmt_i64(t, sizeof(t), ttl) },
+		       fn, data);
+}
+
+static int pg_lease_renew(struct store *st, const char *job, int64_t fence, int64_t ttl,
+			  store_row_fn fn, void *data)
+{
+	static const char sql[] =
+		"UPDATE leases AS l SET renewed_at = statement_timestamp(), expires_at = " TTL("$3") " "
+		"WHERE job = $1 AND fence = $2 AND expires_at > clock_timestamp() "
+		"RETURNING " LEASE_COLS("l.");
+	char f[24], t[24];
+
+	return pg_rows(pg(st), sql, 3, (const char *[]){ job, fmt_i64(f, sizeof(f), fence),
+		       fmt_i64(t, sizeof(t), ttl) }, fn, data);
+}
+
+static int pg_lease_release(struct store *st, const char *job, int64_t fence)
+{
+	static const char sql[] =
+		"UPDATE leases SET expires_at = statement_timestamp(), released_at = statement_timestamp() "
+		"WHERE job = $1 AND fence = $2 AND expires_at > statement_timestamp()";
+	char f[24];
+
+	return pg_changes(pg(st), sql, 2, (const char *[]){ job, fmt_i64(f, sizeof(f), fence) });
+}
+
+static int pg_lease_check(struct store *st, const char *job, int64_t fence)
+{
+	static const char sql[] =
+		"SELECT count(*) FROM leases WHERE job = $1 AND fence = $2 "
+		"AND expires_at > clock_timestamp()";
+	char f[24];
+	int64_t held;
+	int rc = pg_query_int64(pg(st), sql, 2, (const char *[]){ job, fmt_i64(f, sizeof(f), fence) },
+				&held);
+
+	return rc ? rc : held != 0;
+}
+
+static int pg_lease_read(struct store *st, const char *job, store_row_fn fn, void *data)
+{
+	static const char one_sql[] = "SELECT " LEASE_COLS("") " FROM leases WHERE job = $1";
+	static const char live_sql[] =
+		"SELECT " LEASE_COLS("") " FROM leases WHERE expires_at > statement_timestamp() "
+		"ORDER BY job";
+
+	if (job)
+		return pg_rows(pg(st), one_sql, 1, (const char *[]){ job }, fn, data);
+	return pg_rows(pg(st), live_sql, 0, NULL, fn, data);
+}
+
+static int pg_job_add(struct store *st, const char *id, const char *org, const char *repo,
+		      const char *labels, const char *payload, int64_t *seq)
+{
+	static const char sql[] =
+		"INSERT INTO jobs (id, org, repo, labels, payload) VALUES ($1, $2, $3, $4, $5) "
+		"ON CONFLICT (id) DO NOTHING RETURNING seq";
+	int rc = pg_query_int64(pg(st), sql, 5, (const char *[]){ id, org, repo, labels, payload },
+				seq);
+
+	return rc ? rc : *seq != 0;
+}
+
+#define JOB_SELECT \
+	"SELECT j.seq, j.id, j.org, j.repo, j.labels::text, j.payload, j.meta::text, j.status, " \
+	"j.reason, " MS("j.created_at") ", " MS("j.finished_at") ", " LEASE_COLS("l.") " " \
+	"FROM jobs j LEFT JOIN leases l ON l.job = j.id "
+
+static int pg_job_read(struct store *st, const char *id, const char *state, store_row_fn fn,
+		       void *data)
+{
+	static const char one_sql[] = JOB_SELECT "WHERE j.id = $1";
+	static const char list_sql[] = JOB_SELECT
+		"WHERE $1::text IS NULL OR $1 = CASE WHEN j.status IS NOT NULL THEN j.status "
+		"WHEN l.expires_at > statement_timestamp() THEN 'claimed' ELSE 'queued' END "
+		"ORDER BY j.seq";
+
+	return pg_rows(pg(st), id ? one_sql : list_sql, 1, (const char *[]){ id ? id : state }, fn,
+		       data);
+}
+
+/*
+ * The claim locks its job row (SKIP LOCKED: claimers do not queue
+ * behind each other) and acquires the lease, and says whether it found
+ * a candidate: a job claimed by another claimer just after this
+ * statement's snapshot is refused by the lease's ON CONFLICT, and then
+ * the claim is tried again with a new snapshot rather than report that
+ * nothing is claimable.
+ */
+#define CLAIM(only) \
+	"WITH c AS (SELECT j.id FROM jobs j LEFT JOIN leases l ON l.job = j.id " \
+	"WHERE j.status IS NULL AND (l.job IS NULL OR l.expires_at <= statement_timestamp()) " \
+	"AND ($3::jsonb IS NULL OR j.labels <@ $3::jsonb) " only \
+	"ORDER BY j.seq LIMIT 1 FOR UPDATE OF j SKIP LOCKED), " \
+	"n AS (INSERT INTO leases AS l (job, holder, fence, acquired_at, renewed_at, expires_at) " \
+	"SELECT id, $1, nextval('lease_fences'), statement_timestamp(), statement_timestamp(), " \
+	TTL("$2") " FROM c " TAKE_LEASE " RETURNING l.*) " \
+	"SELECT " LEASE_COLS("n.") ", f.found FROM (SELECT count(*) AS found FROM c) f " \
+	"LEFT JOIN n ON true"
+#define CLAIM_TRIES 16
+
+struct claim_row {
+	store_row_fn fn;
+	void *data;
+	bool found, claimed;
+};
+
+static int claim_row(void *data, const char *const *cols)
+{
+	struct claim_row *c = data;
+
+	c->found = strcmp(cols[LEASE_NCOLS], "0");
+	c->claimed = cols[0];
+	return c->claimed ? c->fn(c->data, cols) : 0;
+}
+
+static int pg_job_claim(struct store *st, const char *only_id, const char *holder, int64_t ttl,
+			const char *labels, store_row_fn fn, void *data)
+{
+	static const char any_sql[] = CLAIM("");
+	static const char one_sql[] = CLAIM("AND j.id = $4 ");
+	char t[24];
+	const char *params[] = { holder, fmt_i64(t, sizeof(t), ttl), labels, only_id };
+
+	for (int i = 0; i < CLAIM_TRIES; i++) {
+		struct claim_row c = { fn, data, false, false };
+		int rc = pg_rows(pg(st), only_id ? one_sql : any_sql, only_id ? 4 : 3, params,
+				 claim_row, &c);
+
+		if (rc < 0 || c.claimed || !c.found)
+			return rc < 0 ? rc : c.claimed;
+	}
+	return 0;
+}
+
+static int pg_job_finish(struct store *st, const char *id, int64_t fence, const char *status,
+			 const char *reason)
+{
+	static const char fenced_sql[] =
+		LOCK_JOB_AND_LEASE
+		"UPDATE jobs SET status = $3, reason = $4, finished_at = statement_timestamp() "
+		"WHERE id = $1 AND status IS NULL AND EXISTS (SELECT 1 FROM h)";
+	static const char unfenced_sql[] =
+		"UPDATE jobs SET status = $2, reason = $3, finished_at = statement_timestamp() "
+		"WHERE id = $1 AND status IS NULL";
+	char f[24];
+
+	if (!fence)
+		return pg_changes(pg(st), unfenced_sql, 3, (const char *[]){ id, status, reason });
+	return pg_changes(pg(st), fenced_sql, 4,
+			  (const char *[]){ id, fmt_i64(f, sizeof(f), fence), status, reason });
+}
+
+static int pg_job_set_meta(struct store *st, const char *id, int64_t fence, const char *meta)
+{
+	static const char sql[] =
+		LOCK_JOB_AND_LEASE
+		"UPDATE jobs SET meta = meta || $3::jsonb WHERE id = $1 AND EXISTS (SELECT 1 FROM h)";
+	char f[24];
+
+	return pg_changes(pg(st), sql, 3, (const char *[]){ id, fmt_i64(f, sizeof(f), fence), meta });
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.begin_sql = { "BEGIN READ ONLY", "BEGIN" },
@@ -592,6 +954,17 @@ static const struct store_ops pg_ops = {
 	.github_token_get = pg_github_token_get,
 	.github_token_put = pg_github_token_put,
 	.github_token_drop = pg_github_token_drop,
+	.set_deadline = pg_set_deadline,
+	.lease_acquire = pg_lease_acquire,
+	.lease_renew = pg_lease_renew,
+	.lease_release = pg_lease_release,
+	.lease_check = pg_lease_check,
+	.lease_read = pg_lease_read,
+	.job_add = pg_job_add,
+	.job_read = pg_job_read,
+	.job_claim = pg_job_claim,
+	.job_finish = pg_job_finish,
+	.job_set_meta = pg_job_set_meta,
 	.cache_put = pg_cache_put,
 	.cache_delete = pg_cache_delete,
 	.cache_touch = pg_cache_touch,
@@ -617,11 +990,17 @@ static bool valid_ports(const char *v)
  * Parse before connecting, to tell a bad URL (exit 7) from a server that
  * is down. libpq leaves the port to the connection: check it here.
  */
-static int check_url(const char *url, const char *shown)
+/*
+ * Parse before connecting, to tell a bad URL (exit 7) from a server that
+ * is down. libpq leaves the port to the connection: check it here. A
+ * connect_timeout in the URL replaces store.connect_timeout.
+ */
+static int check_url(const char *url, const char *shown, int64_t *connect_ms)
 {
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &err);
 	struct strbuf sb = STRBUF_INIT;
+	int64_t secs;
 	int rc = 0;
 
 	if (!opts) {
@@ -641,6 +1020,12 @@ static int check_url(const char *url, const char *shown)
 			OPENSSL_cleanse(o->val, strlen(o->val));
 		} else if (!strcmp(o->keyword, "port") && !valid_ports(o->val)) {
 			rc = fail(EXIT_CONFIG, "bad PostgreSQL URL %s: bad port (1-65535)", shown);
+		} else if (!strcmp(o->keyword, "connect_timeout")) {
+			if (parse_i64(o->val, 1, 3600, &secs))
+				rc = fail(EXIT_CONFIG, "bad PostgreSQL URL %s: bad connect_timeout (1-3600)",
+					  shown);
+			else
+				*connect_ms = secs * 1000;
 		}
 	}
 	PQconninfoFree(opts);
@@ -649,28 +1034,40 @@ static int check_url(const char *url, const char *shown)
 
 int store_pg_open(struct store **out, const char *url, const char *shown)
 {
-	/* dbname last: what the URL says wins over our defaults. */
-	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	char timeout[24];
-	struct pg_store *p;
-	PGconn *conn;
-	int rc = check_url(url, shown);
+	/*
+	 * Keepalives and tcp_user_timeout notice a peer that is gone between
+	 * statements; the server ends a statement that runs too long. dbname
+	 * last: what the URL says wins over these defaults.
+	 */
+	static const char *const keys[] = {
+		"application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "options", "dbname", NULL,
+	};
+	struct pg_store *p = xcalloc(1, sizeof(*p));
+	char user_timeout[24], *options;
+	int rc;
 
-	if (rc)
-		return rc;
-	xsnprintf(timeout, sizeof(timeout), "%" PRId64, cfg_int("store.connect_timeout"));
-	conn = PQconnectdbParams(keys, (const char *[]){ timeout, "nimbus", url, NULL }, 1);
-	if (!conn)
-		die("out of memory connecting to PostgreSQL");
-	if (PQstatus(conn) != CONNECTION_OK) {
-		rc = fail_conn(EXIT_UNAVAILABLE, "cannot connect to", shown, conn);
-		PQfinish(conn);
+	p->base.ops = &pg_ops;
+	p->connect_ms = cfg_int("store.connect_timeout") * 1000;
+	p->statement_ms = cfg_int("store.statement_timeout") * 1000;
+	rc = check_url(url, shown, &p->connect_ms);
+	if (rc) {
+		free(p);
 		return rc;
 	}
-	PQsetNoticeProcessor(conn, notice, NULL);
-	p = xcalloc(1, sizeof(*p));
-	p->base.ops = &pg_ops;
-	p->conn = conn;
+	xsnprintf(user_timeout, sizeof(user_timeout), "%" PRId64, p->statement_ms);
+	options = xstrfmt("-c statement_timeout=%" PRId64, p->statement_ms);
+	p->conn = PQconnectStartParams(keys, (const char *[]){ "nimbus", "1", "10", "5", "3",
+				       user_timeout, options, url, NULL }, 1);
+	free(options);
+	if (!p->conn)
+		die("out of memory connecting to PostgreSQL");
+	rc = pg_connect_poll(p->conn, false, shown, mono_ms() + p->connect_ms);
+	if (rc) {
+		pg_close(&p->base);
+		return rc;
+	}
+	PQsetNoticeProcessor(p->conn, notice, NULL);
 	*out = &p->base;
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "store-internal.h"
+#include "timeutil.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@ struct sq_store {
 	char *path;
 	struct sq_stmt *stmts;
 	size_t stmts_nr, stmts_alloc;
+	int64_t busy_ms;	/* store.busy_timeout */
 };
 
 static struct sq_store *sq(struct store *st)
@@ -119,6 +121,35 @@ static int sq_int64(struct sq_store *s, sqlite3_stmt *stmt, int64_t *out)
 	*out = 0;
 	rc = sq_step(s, stmt, out);
 	return rc < 0 ? rc : 0;
+}
+
+/* Run a write and return how many rows it changed. */
+static int sq_changes(struct sq_store *s, sqlite3_stmt *stmt)
+{
+	int rc = sq_step(s, stmt, NULL);
+
+	return rc < 0 ? rc : sqlite3_changes(s->db);
+}
+
+/* Hand every row to fn as text; returns how many, or -code. */
+static int sq_rows(struct sq_store *s, sqlite3_stmt *stmt, store_row_fn fn, void *data)
+{
+	const char *cols[JOB_NCOLS + LEASE_NCOLS];
+	int ncols = sqlite3_column_count(stmt), n = 0, rc, err = 0;
+
+	if (ncols > (int)ARRAY_SIZE(cols))
+		BUG("a row of %d columns", ncols);
+	while (!err && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (int i = 0; i < ncols; i++)
+			cols[i] = (const char *)sqlite3_column_text(stmt, i);
+		err = fn(data, cols);
+		n++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sq_fail(s, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return err ? err : n;
 }
 
 static int sq_exec(struct store *st, const char *sql)
@@ -360,7 +391,7 @@ static int sq_cache_touch(struct store *st, const char *org, const char *key, in
 }
 
 /* Hand each row (a text, two integers) of stmt to row(); then reset it. */
-static int sq_rows(struct sq_store *s, sqlite3_stmt *stmt, store_row_fn *row, void *cls)
+static int sq_cache_rows(struct sq_store *s, sqlite3_stmt *stmt, store_cache_row_fn *row, void *cls)
 {
 	int rc;
 
@@ -373,7 +404,7 @@ static int sq_rows(struct sq_store *s, sqlite3_stmt *stmt, store_row_fn *row, vo
 	return rc;
 }
 
-static int sq_cache_list(struct store *st, const char *org, int64_t limit, store_row_fn *row,
+static int sq_cache_list(struct store *st, const char *org, int64_t limit, store_cache_row_fn *row,
 			 void *cls)
 {
 	static const char sql[] =
@@ -383,17 +414,17 @@ static int sq_cache_list(struct store *st, const char *org, int64_t limit, store
 	sqlite3_stmt *stmt;
 	int rc = sq_stmt(s, sql, &stmt, "ti", org, limit);
 
-	return rc ? rc : sq_rows(s, stmt, row, cls);
+	return rc ? rc : sq_cache_rows(s, stmt, row, cls);
 }
 
-static int sq_cache_orgs(struct store *st, store_row_fn *row, void *cls)
+static int sq_cache_orgs(struct store *st, store_cache_row_fn *row, void *cls)
 {
 	static const char sql[] = "SELECT org, entries, bytes FROM cache_orgs ORDER BY org";
 	struct sq_store *s = sq(st);
 	sqlite3_stmt *stmt;
 	int rc = sq_stmt(s, sql, &stmt, "");
 
-	return rc ? rc : sq_rows(s, stmt, row, cls);
+	return rc ? rc : sq_cache_rows(s, stmt, row, cls);
 }
 
 /* Step a statement that returns a breaker row; no row leaves row alone. */
@@ -516,6 +547,183 @@ static int sq_github_token_drop(struct store *st, int64_t installation, const ch
 	return rc < 0 ? rc : 0;
 }
 
+static void sq_set_deadline(struct store *st)
+{
+	struct sq_store *s = sq(st);
+	int64_t ms = s->busy_ms, left = st->deadline_ms - mono_ms();
+
+	if (st->deadline_ms && left < ms)
+		ms = left > 0 ? left : 0;
+	sqlite3_busy_timeout(s->db, ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
+/*
+ * Leases and jobs. Each operation is one statement, so it runs under
+ * SQLite's one write lock from start to end; NOW_MS is one value within
+ * it. The next fence is (SELECT value + 1 FROM lease_fence), which the
+ * triggers of 0002-lease.sql store.
+ */
+#define LEASE_COLS(p) p "job, " p "holder, " p "fence, " p "acquired_at, " p "renewed_at, " \
+	p "expires_at, " p "released_at, " NOW_MS
+#define NEXT_FENCE "(SELECT value + 1 FROM lease_fence)"
+/* An upsert that takes a lease over when it has expired (and, for acquire, from its holder). */
+#define TAKE_LEASE \
+	"ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, fence = excluded.fence, " \
+	"acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at, " \
+	"expires_at = excluded.expires_at, released_at = NULL WHERE leases.expires_at <= " NOW_MS
+#define HOLDS(job, fence) \
+	"EXISTS (SELECT 1 FROM leases WHERE job = " job " AND fence = " fence \
+	" AND expires_at > " NOW_MS ")"
+
+static int sq_lease_acquire(struct store *st, const char *job, const char *holder, int64_t ttl,
+			    store_row_fn fn, void *data)
+{
+	static const char sql[] =
+		"INSERT INTO leases (job, holder, fence, acquired_at, renewed_at, expires_at) "
+		"VALUES (?1, ?2, " NEXT_FENCE ", " NOW_MS ", " NOW_MS ", " NOW_MS " + ?3 * 1000) "
+		TAKE_LEASE " OR leases.holder = excluded.holder "
+		"RETURNING " LEASE_COLS("");
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "tti", job, holder, ttl);
+
+	return rc ? rc : sq_rows(s, stmt, fn, data);
+}
+
+static int sq_lease_renew(struct store *st, const char *job, int64_t fence, int64_t ttl,
+			  store_row_fn fn, void *data)
+{
+	static const char sql[] =
+		"UPDATE leases SET renewed_at = " NOW_MS ", expires_at = " NOW_MS " + ?3 * 1000 "
+		"WHERE job = ?1 AND fence = ?2 AND expires_at > " NOW_MS " "
+		"RETURNING " LEASE_COLS("");
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "tii", job, fence, ttl);
+
+	return rc ? rc : sq_rows(s, stmt, fn, data);
+}
+
+static int sq_lease_release(struct store *st, const char *job, int64_t fence)
+{
+	static const char sql[] =
+		"UPDATE leases SET expires_at = " NOW_MS ", released_at = " NOW_MS " "
+		"WHERE job = ?1 AND fence = ?2 AND expires_at > " NOW_MS;
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ti", job, fence);
+
+	return rc ? rc : sq_changes(s, stmt);
+}
+
+static int sq_lease_check(struct store *st, const char *job, int64_t fence)
+{
+	static const char sql[] = "SELECT " HOLDS("?1", "?2");
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t held;
+	int rc = sq_stmt(s, sql, &stmt, "ti", job, fence);
+
+	if (!rc)
+		rc = sq_int64(s, stmt, &held);
+	return rc ? rc : held != 0;
+}
+
+static int sq_lease_read(struct store *st, const char *job, store_row_fn fn, void *data)
+{
+	static const char one_sql[] = "SELECT " LEASE_COLS("") " FROM leases WHERE job = ?1";
+	static const char live_sql[] =
+		"SELECT " LEASE_COLS("") " FROM leases WHERE expires_at > " NOW_MS " ORDER BY job";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = job ? sq_stmt(s, one_sql, &stmt, "t", job) : sq_stmt(s, live_sql, &stmt, "");
+
+	return rc ? rc : sq_rows(s, stmt, fn, data);
+}
+
+static int sq_job_add(struct store *st, const char *id, const char *org, const char *repo,
+		      const char *labels, const char *payload, int64_t *seq)
+{
+	static const char sql[] =
+		"INSERT INTO jobs (id, org, repo, labels, payload, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, " NOW_MS ") ON CONFLICT (id) DO NOTHING RETURNING seq";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ttttt", id, org, repo, labels, payload);
+
+	return rc ? rc : sq_step(s, stmt, seq);
+}
+
+#define JOB_SELECT \
+	"SELECT j.seq, j.id, j.org, j.repo, j.labels, j.payload, j.meta, j.status, j.reason, " \
+	"j.created_at, j.finished_at, " LEASE_COLS("l.") " FROM jobs j LEFT JOIN leases l ON l.job = j.id "
+
+static int sq_job_read(struct store *st, const char *id, const char *state, store_row_fn fn,
+		       void *data)
+{
+	static const char one_sql[] = JOB_SELECT "WHERE j.id = ?1";
+	static const char list_sql[] = JOB_SELECT
+		"WHERE ?1 IS NULL OR ?1 = CASE WHEN j.status IS NOT NULL THEN j.status "
+		"WHEN l.expires_at > " NOW_MS " THEN 'claimed' ELSE 'queued' END ORDER BY j.seq";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, id ? one_sql : list_sql, &stmt, "t", id ? id : state);
+
+	return rc ? rc : sq_rows(s, stmt, fn, data);
+}
+
+/* ?3: a JSON array of labels, or NULL for any; every label of the job must be in it. */
+#define CLAIM(only) \
+	"INSERT INTO leases (job, holder, fence, acquired_at, renewed_at, expires_at) " \
+	"SELECT j.id, ?1, " NEXT_FENCE ", " NOW_MS ", " NOW_MS ", " NOW_MS " + ?2 * 1000 " \
+	"FROM jobs j LEFT JOIN leases l ON l.job = j.id " \
+	"WHERE j.status IS NULL AND (l.job IS NULL OR l.expires_at <= " NOW_MS ") " only \
+	"AND (?3 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(j.labels) AS jl " \
+	"WHERE jl.value NOT IN (SELECT value FROM json_each(?3)))) " \
+	"ORDER BY j.seq LIMIT 1 " TAKE_LEASE " RETURNING " LEASE_COLS("")
+
+static int sq_job_claim(struct store *st, const char *only_id, const char *holder, int64_t ttl,
+			const char *labels, store_row_fn fn, void *data)
+{
+	static const char any_sql[] = CLAIM("");
+	static const char one_sql[] = CLAIM("AND j.id = ?4 ");
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = only_id ? sq_stmt(s, one_sql, &stmt, "titt", holder, ttl, labels, only_id)
+			 : sq_stmt(s, any_sql, &stmt, "tit", holder, ttl, labels);
+
+	return rc ? rc : sq_rows(s, stmt, fn, data);
+}
+
+static int sq_job_finish(struct store *st, const char *id, int64_t fence, const char *status,
+			 const char *reason)
+{
+	static const char fenced_sql[] =
+		"UPDATE jobs SET status = ?3, reason = ?4, finished_at = " NOW_MS " "
+		"WHERE id = ?1 AND status IS NULL AND " HOLDS("?1", "?2");
+	/* ?2 unused: the same bindings fit both */
+	static const char unfenced_sql[] =
+		"UPDATE jobs SET status = ?3, reason = ?4, finished_at = " NOW_MS " "
+		"WHERE id = ?1 AND status IS NULL";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, fence ? fenced_sql : unfenced_sql, &stmt, "titt", id, fence, status,
+			 reason);
+
+	return rc ? rc : sq_changes(s, stmt);
+}
+
+static int sq_job_set_meta(struct store *st, const char *id, int64_t fence, const char *meta)
+{
+	static const char sql[] =
+		"UPDATE jobs SET meta = json_patch(meta, ?3) WHERE id = ?1 AND " HOLDS("?1", "?2");
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "tit", id, fence, meta);
+
+	return rc ? rc : sq_changes(s, stmt);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -534,6 +742,17 @@ static const struct store_ops sqlite_ops = {
 	.github_token_get = sq_github_token_get,
 	.github_token_put = sq_github_token_put,
 	.github_token_drop = sq_github_token_drop,
+	.set_deadline = sq_set_deadline,
+	.lease_acquire = sq_lease_acquire,
+	.lease_renew = sq_lease_renew,
+	.lease_release = sq_lease_release,
+	.lease_check = sq_lease_check,
+	.lease_read = sq_lease_read,
+	.job_add = sq_job_add,
+	.job_read = sq_job_read,
+	.job_claim = sq_job_claim,
+	.job_finish = sq_job_finish,
+	.job_set_meta = sq_job_set_meta,
 	.cache_put = sq_cache_put,
 	.cache_delete = sq_cache_delete,
 	.cache_touch = sq_cache_touch,
@@ -596,6 +815,7 @@ int store_sqlite_open(struct store **out, const char *path)
 
 	s->base.ops = &sqlite_ops;
 	s->path = xstrdup(path);
+	s->busy_ms = timeout_ms;
 	rc = create_leading_dirs(path);
 	if (!rc)
 		rc = create_file(path);

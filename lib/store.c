@@ -1,6 +1,7 @@
 #include "common.h"
 #include "config.h"
 #include "migrations.h"
+#include "parse-num.h"
 #include "redact.h"
 #include "store-internal.h"
 
@@ -57,6 +58,25 @@ void store_close(struct store *st)
 	free(url);
 }
 
+struct store *store_open_or_die(void)
+{
+	struct store *st;
+	int rc = store_open(&st, STORE_MIGRATE);
+
+	if (rc)
+		die_fail(rc);
+	return st;
+}
+
+void store_die(struct store *st, int rc)
+{
+	/* keep the message: closing may fail() too */
+	char *msg = xstrdup(fail_message());
+
+	store_close(st);
+	exit(report_fail(fail(fail_code(rc < 0 ? rc : -EXIT_FAIL), "%s", msg)));
+}
+
 const char *store_driver(const struct store *st)
 {
 	return st->ops->name;
@@ -104,6 +124,12 @@ void store_rollback(struct store *st)
 int store_now_ms(struct store *st, int64_t *ms)
 {
 	return st->ops->now_ms(st, ms);
+}
+
+void store_set_deadline(struct store *st, int64_t deadline_ms)
+{
+	st->deadline_ms = deadline_ms;
+	st->ops->set_deadline(st);
 }
 
 int store_version(struct store *st, int *version)
@@ -377,4 +403,310 @@ int store_github_token_put(struct store *st, int64_t installation, const char *t
 int store_github_token_drop(struct store *st, int64_t installation, const char *token)
 {
 	return st->ops->github_token_drop(st, installation, token);
+}
+
+/* Leases and jobs: the drivers return rows as text; they become records here. */
+
+void lease_clear(struct lease *l)
+{
+	free(l->job);
+	free(l->holder);
+	*l = (struct lease)LEASE_INIT;
+}
+
+bool lease_live(const struct lease *l)
+{
+	return l->job && l->released_ms < 0 && l->expires_ms > l->now_ms;
+}
+
+const char *const job_state_names[] = {
+	[JOB_QUEUED] = "queued",
+	[JOB_CLAIMED] = "claimed",
+	[JOB_SUCCEEDED] = "succeeded",
+	[JOB_FAILED] = "failed",
+	[JOB_CANCELLED] = "cancelled",
+};
+
+int job_state_parse(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(job_state_names); i++)
+		if (!strcmp(name, job_state_names[i]))
+			return i;
+	return -1;
+}
+
+void job_clear(struct job *job)
+{
+	free(job->id);
+	free(job->org);
+	free(job->repo);
+	strvec_clear(&job->labels);
+	free(job->payload);
+	json_decref(job->meta);
+	free(job->reason);
+	lease_clear(&job->lease);
+	*job = (struct job)JOB_INIT;
+}
+
+void job_list_free(struct job *jobs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		job_clear(&jobs[i]);
+	free(jobs);
+}
+
+static int bad_column(const char *name, const char *value)
+{
+	return fail(EXIT_FAIL, "the store returned a bad %s: '%s'", name, value ? value : "NULL");
+}
+
+/* An integer column; NULL is null_value. */
+static int int_column(const char *name, const char *v, int64_t null_value, int64_t *out)
+{
+	if (!v) {
+		*out = null_value;
+		return 0;
+	}
+	return parse_i64(v, INT64_MIN, INT64_MAX, out) ? bad_column(name, v) : 0;
+}
+
+static char *str_column(const char *v)
+{
+	return v ? xstrdup(v) : NULL;
+}
+
+static int lease_from_row(const char *const *c, struct lease *l)
+{
+	int rc;
+
+	lease_clear(l);
+	rc = int_column("time", c[7], 0, &l->now_ms);
+	if (rc || !c[0])
+		return rc;
+	l->job = xstrdup(c[0]);
+	l->holder = str_column(c[1]);
+	rc = int_column("fence", c[2], 0, &l->fence);
+	if (!rc)
+		rc = int_column("time", c[3], 0, &l->acquired_ms);
+	if (!rc)
+		rc = int_column("time", c[4], 0, &l->renewed_ms);
+	if (!rc)
+		rc = int_column("time", c[5], 0, &l->expires_ms);
+	if (!rc)
+		rc = int_column("time", c[6], -1, &l->released_ms);
+	return rc;
+}
+
+static int one_lease(void *data, const char *const *cols)
+{
+	return lease_from_row(cols, data);
+}
+
+struct lease_list {
+	struct lease *v;
+	size_t nr, alloc;
+};
+
+static int add_lease(void *data, const char *const *cols)
+{
+	struct lease_list *list = data;
+
+	ALLOC_GROW(list->v, list->nr + 1, list->alloc);
+	list->v[list->nr] = (struct lease)LEASE_INIT;
+	return lease_from_row(cols, &list->v[list->nr++]);
+}
+
+static int labels_from_json(const char *text, struct strvec *out)
+{
+	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+	size_t i;
+	json_t *v;
+	int rc = json_is_array(a) ? 0 : bad_column("label list", text);
+
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v)) {
+			rc = bad_column("label list", text);
+			break;
+		}
+		strvec_push(out, json_string_value(v));
+	}
+	json_decref(a);
+	return rc;
+}
+
+static int job_from_row(const char *const *c, struct job *job)
+{
+	int rc, state;
+
+	job_clear(job);
+	rc = int_column("job number", c[0], 0, &job->seq);
+	job->id = str_column(c[1]);
+	job->org = str_column(c[2]);
+	job->repo = str_column(c[3]);
+	if (!rc)
+		rc = labels_from_json(c[4], &job->labels);
+	job->payload = str_column(c[5]);
+	job->meta = c[6] ? json_loads(c[6], 0, NULL) : NULL;
+	if (!rc && !json_is_object(job->meta))
+		rc = bad_column("job metadata", c[6]);
+	job->reason = str_column(c[8]);
+	if (!rc)
+		rc = int_column("time", c[9], 0, &job->created_ms);
+	if (!rc)
+		rc = int_column("time", c[10], -1, &job->finished_ms);
+	if (!rc)
+		rc = lease_from_row(c + JOB_NCOLS, &job->lease);
+	if (rc)
+		return rc;
+	if (!c[7])
+		job->state = lease_live(&job->lease) ? JOB_CLAIMED : JOB_QUEUED;
+	else if ((state = job_state_parse(c[7])) > JOB_CLAIMED)
+		job->state = state;
+	else
+		rc = bad_column("job status", c[7]);
+	return rc;
+}
+
+static int one_job(void *data, const char *const *cols)
+{
+	return job_from_row(cols, data);
+}
+
+struct job_list {
+	struct job *v;
+	size_t nr, alloc;
+};
+
+static int add_job(void *data, const char *const *cols)
+{
+	struct job_list *list = data;
+
+	ALLOC_GROW(list->v, list->nr + 1, list->alloc);
+	list->v[list->nr] = (struct job)JOB_INIT;
+	return job_from_row(cols, &list->v[list->nr++]);
+}
+
+/* As JSON text, for the drivers; NULL stays NULL. */
+static char *labels_to_json(const struct strvec *labels)
+{
+	json_t *a;
+	char *s;
+
+	if (!labels)
+		return NULL;
+	a = json_array();
+	for (size_t i = 0; i < labels->nr; i++)
+		json_array_append_new(a, json_string(labels->v[i]));
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (!s)
+		die("out of memory");
+	return s;
+}
+
+int store_lease_acquire(struct store *st, const char *job, const char *holder,
+			int64_t ttl_seconds, struct lease *out)
+{
+	lease_clear(out);
+	return st->ops->lease_acquire(st, job, holder, ttl_seconds, one_lease, out);
+}
+
+int store_lease_renew(struct store *st, const char *job, int64_t fence, int64_t ttl_seconds,
+		      struct lease *out)
+{
+	lease_clear(out);
+	return st->ops->lease_renew(st, job, fence, ttl_seconds, one_lease, out);
+}
+
+int store_lease_release(struct store *st, const char *job, int64_t fence)
+{
+	return st->ops->lease_release(st, job, fence);
+}
+
+int store_lease_check(struct store *st, const char *job, int64_t fence)
+{
+	return st->ops->lease_check(st, job, fence);
+}
+
+int store_lease_get(struct store *st, const char *job, struct lease *out)
+{
+	lease_clear(out);
+	return st->ops->lease_read(st, job, one_lease, out);
+}
+
+int store_lease_list(struct store *st, struct lease **out, size_t *nr)
+{
+	struct lease_list list = { NULL, 0, 0 };
+	int rc = st->ops->lease_read(st, NULL, add_lease, &list);
+
+	if (rc < 0) {
+		for (size_t i = 0; i < list.nr; i++)
+			lease_clear(&list.v[i]);
+		free(list.v);
+		return rc;
+	}
+	*out = list.v;
+	*nr = list.nr;
+	return 0;
+}
+
+int store_job_add(struct store *st, struct job *job)
+{
+	char *labels = labels_to_json(&job->labels);
+	int rc = st->ops->job_add(st, job->id, job->org, job->repo, labels, job->payload, &job->seq);
+
+	free(labels);
+	return rc;
+}
+
+int store_job_get(struct store *st, const char *id, struct job *out)
+{
+	job_clear(out);
+	return st->ops->job_read(st, id, NULL, one_job, out);
+}
+
+int store_job_list(struct store *st, int state, struct job **out, size_t *nr)
+{
+	struct job_list list = { NULL, 0, 0 };
+	int rc = st->ops->job_read(st, NULL, state < 0 ? NULL : job_state_names[state], add_job, &list);
+
+	if (rc < 0) {
+		job_list_free(list.v, list.nr);
+		return rc;
+	}
+	*out = list.v;
+	*nr = list.nr;
+	return 0;
+}
+
+int store_job_claim(struct store *st, const char *only_id, const char *holder,
+		    int64_t ttl_seconds, const struct strvec *labels, struct lease *out)
+{
+	char *json = labels_to_json(labels);
+	int rc;
+
+	lease_clear(out);
+	rc = st->ops->job_claim(st, only_id, holder, ttl_seconds, json, one_lease, out);
+	free(json);
+	return rc;
+}
+
+int store_job_finish(struct store *st, const char *id, int64_t fence, enum job_state status,
+		     const char *reason)
+{
+	if (status < JOB_SUCCEEDED)
+		BUG("finishing job %s as %s", id, job_state_names[status]);
+	return st->ops->job_finish(st, id, fence, job_state_names[status], reason);
+}
+
+int store_job_set_meta(struct store *st, const char *id, int64_t fence, const json_t *meta)
+{
+	char *json = json_dumps(meta, JSON_COMPACT);
+	int rc;
+
+	if (!json)
+		die("out of memory");
+	rc = st->ops->job_set_meta(st, id, fence, json);
+	free(json);
+	return rc;
 }

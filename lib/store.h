@@ -1,6 +1,8 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <jansson.h>
+
 /*
  * The metadata store: SQLite (sqlite:PATH, one host) or PostgreSQL
  * (postgres://..., a fleet), chosen by store.url. The interface speaks
@@ -24,6 +26,10 @@ enum {
 int store_open(struct store **out, unsigned flags);
 int store_open_url(struct store **out, const char *url, unsigned flags);
 void store_close(struct store *st);
+/* For commands: the store of store.url with its schema up to date, or die_fail(). */
+struct store *store_open_or_die(void);
+/* For commands: close the store first, so that the server sees a clean goodbye, then die_fail(). */
+NORETURN void store_die(struct store *st, int rc);
 
 /* "sqlite" or "postgres". */
 const char *store_driver(const struct store *st);
@@ -46,6 +52,14 @@ void store_rollback(struct store *st);
 
 /* The store's clock, in milliseconds since the epoch. */
 int store_now_ms(struct store *st, int64_t *ms);
+
+/*
+ * Give up every later call at deadline_ms (mono_ms() time) instead of
+ * after the configured timeouts, whichever comes first; 0 goes back to
+ * the timeouts alone. A call that gives up fails with EXIT_UNAVAILABLE
+ * and leaves the handle usable (a PostgreSQL connection is opened again).
+ */
+void store_set_deadline(struct store *st, int64_t deadline_ms);
 
 /* Schema versions: 0 is an empty database. */
 int store_version(struct store *st, int *version);
@@ -145,5 +159,94 @@ int store_github_token_get(struct store *st, int64_t installation, int64_t min_l
 int store_github_token_put(struct store *st, int64_t installation, const char *token,
 			   int64_t expires_ms);
 int store_github_token_drop(struct store *st, int64_t installation, const char *token);
+
+/*
+ * Leases and jobs, the records under lease.h and job.h, which check
+ * arguments and explain refusals. Every write that depends on holding a
+ * lease is one compare-and-set statement on the fence and the expiry;
+ * it returns 0 when it changed nothing, and a later read may only say
+ * why. Times are milliseconds since the epoch on the store's clock.
+ */
+struct lease {
+	char *job;		/* NULL: the job never had a lease */
+	char *holder;
+	int64_t fence;
+	int64_t acquired_ms, renewed_ms, expires_ms;
+	int64_t released_ms;	/* -1: not released */
+	int64_t now_ms;		/* the store's clock when this was read or written */
+};
+#define LEASE_INIT { NULL, NULL, 0, 0, 0, 0, -1, 0 }
+void lease_clear(struct lease *l);
+/* Unexpired and not released, at l->now_ms. */
+bool lease_live(const struct lease *l);
+
+/*
+ * Acquire: 1 with a new fence in *out, larger than every fence before
+ * it; 0 when another holder's lease is unexpired. The same holder
+ * acquiring again gets a new fence, and the old one stops counting.
+ */
+int store_lease_acquire(struct store *st, const char *job, const char *holder,
+			int64_t ttl_seconds, struct lease *out);
+/* 1 with the new expiry in *out; 0 when fence is not the job's current unexpired fence. */
+int store_lease_renew(struct store *st, const char *job, int64_t fence, int64_t ttl_seconds,
+		      struct lease *out);
+/* 1 released; 0 when fence did not hold the job. */
+int store_lease_release(struct store *st, const char *job, int64_t fence);
+/* 1 when fence is the job's current unexpired fence, else 0. */
+int store_lease_check(struct store *st, const char *job, int64_t fence);
+/* 1 with the job's lease, live or not, in *out; 0 when it never had one. */
+int store_lease_get(struct store *st, const char *job, struct lease *out);
+/* Every live lease, by job. */
+int store_lease_list(struct store *st, struct lease **out, size_t *nr);
+
+enum job_state {
+	JOB_QUEUED,		/* open, no live lease: claimable */
+	JOB_CLAIMED,		/* open, with a live lease */
+	JOB_SUCCEEDED,
+	JOB_FAILED,
+	JOB_CANCELLED,
+};
+extern const char *const job_state_names[];
+/* The state called name, or -1. */
+int job_state_parse(const char *name);
+
+struct job {
+	int64_t seq;		/* queue order */
+	char *id;
+	char *org, *repo;	/* NULL when not given */
+	struct strvec labels;	/* lower case, sorted, unique */
+	char *payload;		/* JSON text, or NULL */
+	json_t *meta;		/* an object of strings */
+	enum job_state state;
+	char *reason;		/* why it finished, or NULL */
+	int64_t created_ms;
+	int64_t finished_ms;	/* -1 while open */
+	struct lease lease;	/* lease.job NULL: never leased */
+};
+#define JOB_INIT { 0, NULL, NULL, NULL, STRVEC_INIT, NULL, NULL, JOB_QUEUED, NULL, 0, -1, LEASE_INIT }
+void job_clear(struct job *job);
+
+/* Add id, org, repo, labels and payload of job: 1 with job->seq set, 0 when the id exists. */
+int store_job_add(struct store *st, struct job *job);
+/* 1 with the job in *out, 0 when unknown. */
+int store_job_get(struct store *st, const char *id, struct job *out);
+/* Every job in state (-1: any), in queue order. */
+int store_job_list(struct store *st, int state, struct job **out, size_t *nr);
+void job_list_free(struct job *jobs, size_t nr);
+/*
+ * Acquire the lease of the oldest claimable job (only_id, when not NULL)
+ * whose labels are all in labels (NULL: any labels), in one step:
+ * 1 with the lease in *out, 0 when there is none.
+ */
+int store_job_claim(struct store *st, const char *only_id, const char *holder,
+		    int64_t ttl_seconds, const struct strvec *labels, struct lease *out);
+/*
+ * Finish an open job: 1 finished, 0 refused. fence 0 finishes it
+ * without a lease ("unless finished", for the webhook receiver).
+ */
+int store_job_finish(struct store *st, const char *id, int64_t fence, enum job_state status,
+		     const char *reason);
+/* Merge meta (an object of strings) into the job's: 1 written, 0 refused. */
+int store_job_set_meta(struct store *st, const char *id, int64_t fence, const json_t *meta);
 
 #endif

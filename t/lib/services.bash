@@ -203,7 +203,7 @@ _store_postgres() {
 }
 
 # for_each_kv FUNC [ARG]...: as for_each_store, and once more on Redis
-# (emptied first) with KV_DRIVER=redis.
+# (emptied first) with KV_DRIVER=redis, and a new PostgreSQL database.
 for_each_kv() {
 	unset NIMBUS_REDIS_URL
 	KV_DRIVER=store
@@ -211,6 +211,7 @@ for_each_kv() {
 	for_each_store "$@"
 	need_redis
 	redis_cli flushall >/dev/null
+	_store_postgres
 	KV_DRIVER=redis
 	NIMBUS_REDIS_URL=$REDIS_URL
 	export NIMBUS_REDIS_URL

@@ -2,8 +2,7 @@
  * The store library on one driver: a new SQLite file, or the store of
  * NIMBUS_TEST_STORE_URL (t/0300-db.bats runs this on PostgreSQL too).
  */
-#include "tap.h"
-#include "store.h"
+#include "test-store.h"
 #include "timeutil.h"
 
 static void bad_urls(void)
@@ -67,41 +66,17 @@ static void clock_and_transactions(struct store *st)
 
 int main(void)
 {
-	const char *url = getenv("NIMBUS_TEST_STORE_URL");
-	char dir[] = "/tmp/nimbus-store-test.XXXXXX";
-	char *conf, *db = NULL, *db_url = NULL;
+	struct test_store t;
 	struct store *st;
-	int fd, rc;
 
-	/* An empty configuration: nothing from this host. */
-	if (!mkdtemp(dir))
-		die_errno("mkdtemp");
-	conf = xstrfmt("%s/nimbus.conf", dir);
-	fd = open(conf, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 || close(fd))
-		die_errno("%s", conf);
-	setenv("NIMBUS_CONFIG", conf, 1);
-	if (!url || !*url) {
-		db = xstrfmt("%s/sub/nimbus.db", dir);
-		url = db_url = xstrfmt("sqlite:%s", db);
-	}
+	test_store_init(&t, "store");
 	bad_urls();
-	rc = store_open_url(&st, url, STORE_MIGRATE);
-	ok(!rc, "open %s%s%s", url, rc ? ": " : "", rc ? fail_message() : "");
-	if (!rc) {
-		printf("# driver %s\n", store_driver(st));
+	st = test_store_open(&t);
+	if (st) {
 		schema(st);
 		clock_and_transactions(st);
 		store_close(st);
 	}
-	if (db) {
-		ok(!unlink(db), "the file was there");
-		*strrchr(db, '/') = '\0';
-		ok(!rmdir(db), "nothing else was left");
-	}
-	ok(!unlink(conf) && !rmdir(dir), "clean up");
-	free(conf);
-	free(db);
-	free(db_url);
+	test_store_cleanup(&t);
 	return done_testing();
 }
