@@ -6,11 +6,19 @@ int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);
 int cmd_help(int argc, const char **argv);
 int cmd_key(int argc, const char **argv);
+int cmd_logs(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
 int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);
 int cmd_verify(int argc, const char **argv);
+
+/*
+ * cmd/serve.c: run the HTTP services until SIGTERM or SIGINT, all of
+ * them (only NULL), or the one named only and those every server has
+ * (`nimbus SERVICE serve`). usage is the caller's.
+ */
+int serve_main(int argc, const char **argv, const char *const *usage, const char *only);
 
 #endif

@@ -18,6 +18,7 @@ static const struct cmd_struct commands[] = {
 	{ "db", cmd_db, "migrate the store and show its schema version" },
 	{ "help", cmd_help, "show the commands, or a command's usage" },
 	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
+	{ "logs", cmd_logs, "ingest and query job logs, and manage their tables" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
 	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },

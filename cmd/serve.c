@@ -3,6 +3,7 @@
 #include "config.h"
 #include "http-server.h"
 #include "log.h"
+#include "logs-service.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "parse-options.h"
@@ -94,33 +95,54 @@ static int jwks_init(struct http_server *srv)
 	return 0;
 }
 
+static void jwks_fini(void)
+{
+	token_verifier_free(jwks_verifier);
+}
+
 /*
  * The services of `nimbus serve`, in one process on one address. Each one
- * opens what it needs and adds its routes in init() (0, or a fail() code);
- * a new service appends its line.
+ * opens what it needs and adds its routes in init() (0, or a fail() code),
+ * and releases it in fini() once the server has stopped; a new service
+ * appends its line. `nimbus SERVICE serve` runs the named one alone,
+ * beside those marked always.
  */
 static const struct service {
 	const char *name;
 	int (*init)(struct http_server *srv);
+	void (*fini)(void);
+	bool always;
 } services[] = {
-	{ "store", store_init },
-	{ "health", health_init },
-	{ "jwks", jwks_init },
+	{ "store", store_init, NULL, false },
+	{ "health", health_init, NULL, true },
+	{ "jwks", jwks_init, jwks_fini, false },
+	{ "logs", logs_service_init, logs_service_fini, false },
 };
 
-static void listening(struct http_server *srv)
+static bool wanted(const struct service *s, const char *only)
+{
+	return !only || s->always || !strcmp(s->name, only);
+}
+
+static void listening(struct http_server *srv, const char *only)
 {
 	struct strbuf addr = STRBUF_INIT, names = STRBUF_INIT;
 
 	http_server_address(srv, &addr);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-		strbuf_addf(&names, "%s%s", i ? "," : "", services[i].name);
+		if (wanted(&services[i], only))
+			strbuf_addf(&names, "%s%s", names.len ? "," : "", services[i].name);
 	log_kv(LOG_INFO, "listening", "address", addr.buf, "services", names.buf, NULL);
 	strbuf_release(&addr);
 	strbuf_release(&names);
 }
 
 int cmd_serve(int argc, const char **argv)
+{
+	return serve_main(argc, argv, serve_usage, NULL);
+}
+
+int serve_main(int argc, const char **argv, const char *const *usage, const char *only)
 {
 	const char *address = NULL, *format = NULL;
 	const struct option options[] = {
@@ -136,13 +158,13 @@ int cmd_serve(int argc, const char **argv)
 	sigset_t set;
 	int rc, sig, left;
 
-	argc = parse_options(argc, argv, options, serve_usage, 0);
+	argc = parse_options(argc, argv, options, usage, 0);
 	if (argc)
-		usage_msg(serve_usage, options, "too many arguments");
+		usage_msg(usage, options, "too many arguments");
 	if (format && (log_parse_format(format, &fmt) || fmt == LOG_FORMAT_CLI))
-		usage_msg(serve_usage, options, "option '--log-format': '%s' is not text or json", format);
+		usage_msg(usage, options, "option '--log-format': '%s' is not text or json", format);
 	if (address && parse_host_port(address, &ss, &len, &err))
-		usage_msg(serve_usage, options, "option '--listen': %s", err.buf);
+		usage_msg(usage, options, "option '--listen': %s", err.buf);
 
 	if (!format && log_parse_format(cfg_str("log.format"), &fmt))
 		BUG("log.format passed its check but does not parse");
@@ -152,6 +174,8 @@ int cmd_serve(int argc, const char **argv)
 
 	srv = http_server_new();
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
+		if (!wanted(&services[i], only))
+			continue;
 		rc = services[i].init(srv);
 		if (rc)
 			die_fail(rc);
@@ -168,7 +192,7 @@ int cmd_serve(int argc, const char **argv)
 	rc = http_server_start(srv);
 	if (rc)
 		die_fail(rc);
-	listening(srv);
+	listening(srv, only);
 
 	while (sigwait(&set, &sig))
 		;
@@ -178,7 +202,9 @@ int cmd_serve(int argc, const char **argv)
 		warning("closed %d connections still busy after %d ms", left, SHUTDOWN_GRACE_MS);
 	log_kv(LOG_INFO, "stopped", NULL);
 	http_server_free(srv);
-	token_verifier_free(jwks_verifier);
+	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
+		if (wanted(&services[i], only) && services[i].fini)
+			services[i].fini();
 	strbuf_release(&err);
 	return 0;
 }

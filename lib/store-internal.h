@@ -31,6 +31,12 @@ struct store_ops {
 	int (*kv_sweep)(struct store *st, int limit);
 	int (*kv_gcra)(struct store *st, const char *key, int64_t interval, int64_t tau,
 		       int64_t cost, int64_t *ahead);
+
+	/* Inside a write transaction; *added: how many lines were new. */
+	int (*logs_insert)(struct store *st, struct log_batch *const *batches, size_t nr,
+			   int64_t *added);
+	int (*logs_query)(struct store *st, const struct log_query *q, json_t *rows);
+	int (*logs_prune)(struct store *st, int64_t before, int limit);
 };
 
 /* The part every driver's handle starts with. */

@@ -318,6 +318,169 @@ static int pg_kv_gcra(struct store *st, const char *key, int64_t interval, int64
 	return rc ? rc : cost == 0;
 }
 
+/* A field of COPY's text format: backslash, tab and line ends escaped. */
+static void copy_field(struct strbuf *sb, const char *s, size_t len, int end)
+{
+	for (size_t i = 0; i < len; i++) {
+		size_t run = i;
+
+		while (i < len && s[i] != '\\' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			i++;
+		strbuf_add(sb, s + run, i - run);
+		if (i == len)
+			break;
+		strbuf_addch(sb, '\\');
+		strbuf_addch(sb, s[i] == '\t' ? 't' : s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : '\\');
+	}
+	strbuf_addch(sb, end);
+}
+
+/* Wait for the end of a COPY: 0, or -code. */
+static int copy_result(struct pg_store *p)
+{
+	PGresult *res;
+	int rc = 0;
+
+	while ((res = PQgetResult(p->conn))) {
+		if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pg_fail(p, res);
+		PQclear(res);
+	}
+	return rc;
+}
+
+#define COPY_CHUNK (1 << 20)
+
+/* The rows through COPY into a temporary table, then in with ON CONFLICT DO NOTHING. */
+static int pg_copy_logs(struct pg_store *p, struct log_batch *const *batches, size_t nr)
+{
+	static const char copy_sql[] =
+		"COPY logs_in (org_id, repo_id, job_id, seq, runner_id, ts, stream, line) FROM STDIN";
+	struct strbuf buf = STRBUF_INIT;
+	PGresult *res = PQexec(p->conn, copy_sql);
+	bool sent = true;
+	int rc;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return pg_check(p, res);
+	PQclear(res);
+	for (size_t i = 0; i < nr && sent; i++) {
+		const struct log_batch *b = batches[i];
+
+		for (size_t j = 0; j < b->nr && sent; j++) {
+			const struct log_row *r = &b->rows[j];
+
+			copy_field(&buf, b->id.org, strlen(b->id.org), '\t');
+			copy_field(&buf, b->id.repo, strlen(b->id.repo), '\t');
+			copy_field(&buf, b->id.job, strlen(b->id.job), '\t');
+			strbuf_addf(&buf, "%" PRId64 "\t", r->seq);
+			copy_field(&buf, b->id.runner, strlen(b->id.runner), '\t');
+			strbuf_addf(&buf, "%" PRId64 "\t%d\t", r->ts, r->stream);
+			copy_field(&buf, log_row_line(b, r), r->len, '\n');
+			if (buf.len >= COPY_CHUNK) {
+				sent = PQputCopyData(p->conn, buf.buf, buf.len) == 1;
+				strbuf_reset(&buf);
+			}
+		}
+	}
+	if (sent && buf.len)
+		sent = PQputCopyData(p->conn, buf.buf, buf.len) == 1;
+	strbuf_release(&buf);
+	if (PQputCopyEnd(p->conn, sent ? NULL : "aborted") != 1)
+		sent = false;
+	rc = copy_result(p);
+	if (!rc && !sent)
+		rc = fail_conn(EXIT_UNAVAILABLE, "lost the connection to", p->base.url, p->conn);
+	return rc;
+}
+
+static int pg_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr,
+			  int64_t *added)
+{
+	static const char temp_sql[] =
+		"CREATE TEMP TABLE IF NOT EXISTS logs_in (LIKE logs) ON COMMIT DELETE ROWS";
+	static const char insert_sql[] = "INSERT INTO logs SELECT * FROM logs_in ON CONFLICT DO NOTHING";
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int rc = pg_exec(st, temp_sql);
+
+	if (!rc)
+		rc = pg_copy_logs(p, batches, nr);
+	if (rc)
+		return rc;
+	res = PQexec(p->conn, insert_sql);
+	if (!pg_ok(res))
+		return pg_check(p, res);
+	if (parse_i64(PQcmdTuples(res), 0, INT64_MAX, added))
+		rc = fail(EXIT_FAIL, "postgres: '%s' is not a row count", PQcmdTuples(res));
+	PQclear(res);
+	return rc;
+}
+
+/* As in store-sqlite.c: $10 and $11 are the repo and the job, of those given. */
+#define PG_LOGS_SELECT \
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = $1 "
+#define PG_LOGS_WHERE \
+	"AND ts >= $2 AND ts < $3 AND ($4::text IS NULL OR strpos(line, $4) > 0) " \
+	"AND (ts, repo_id, job_id, seq) > ($5, $6, $7, $8) " \
+	"ORDER BY ts, repo_id, job_id, seq LIMIT $9"
+
+static int pg_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	static const char *const sql[] = {
+		PG_LOGS_SELECT PG_LOGS_WHERE,
+		PG_LOGS_SELECT "AND repo_id = $10 " PG_LOGS_WHERE,
+		PG_LOGS_SELECT "AND job_id = $10 " PG_LOGS_WHERE,
+		PG_LOGS_SELECT "AND repo_id = $10 AND job_id = $11 " PG_LOGS_WHERE,
+	};
+	static const int nparams[] = { 9, 10, 10, 11 };
+	int variant = !!q->repo + 2 * !!q->job;
+	char n[5][24];
+	PGresult *res;
+	int rc;
+
+	xsnprintf(n[0], sizeof(n[0]), "%" PRId64, log_query_min_ts(q));
+	xsnprintf(n[1], sizeof(n[1]), "%" PRId64, q->until);
+	xsnprintf(n[2], sizeof(n[2]), "%" PRId64, q->after_ts);
+	xsnprintf(n[3], sizeof(n[3]), "%" PRId64, q->after_seq);
+	xsnprintf(n[4], sizeof(n[4]), "%" PRId64, q->limit);
+	rc = pg_query(pg(st), sql[variant], nparams[variant], (const char *[]){
+		q->org, n[0], n[1], q->grep, n[2], q->after_repo ? q->after_repo : "",
+		q->after_job ? q->after_job : "", n[3], n[4], q->repo ? q->repo : q->job, q->job }, &res);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t ts, seq, stream;
+
+		if (parse_i64(PQgetvalue(res, i, 3), 0, LOG_TS_MAX, &ts) ||
+		    parse_i64(PQgetvalue(res, i, 4), 0, LOG_SEQ_MAX, &seq) ||
+		    parse_i64(PQgetvalue(res, i, 5), LOG_STREAM_STDOUT, LOG_STREAM_STDERR, &stream)) {
+			rc = fail(EXIT_FAIL, "postgres: a log line with a bad ts, seq or stream");
+			break;
+		}
+		json_array_append_new(rows, log_entry_json(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), ts, seq, stream, PQgetvalue(res, i, 6),
+			PQgetlength(res, i, 6)));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_logs_prune(struct store *st, int64_t before, int limit)
+{
+	static const char sql[] =
+		"WITH d AS (DELETE FROM logs WHERE ctid = ANY(ARRAY(SELECT ctid FROM logs "
+		"WHERE ts < $1 LIMIT $2)) RETURNING 1) SELECT count(*) FROM d";
+	char b[24], l[16];
+	int64_t n;
+	int rc;
+
+	xsnprintf(b, sizeof(b), "%" PRId64, before);
+	xsnprintf(l, sizeof(l), "%d", limit);
+	rc = pg_query_int64(pg(st), sql, 2, (const char *[]){ b, l }, &n);
+	return rc ? rc : (int)n;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.begin_sql = { "BEGIN READ ONLY", "BEGIN" },
@@ -332,6 +495,9 @@ static const struct store_ops pg_ops = {
 	.kv_incr = pg_kv_incr,
 	.kv_sweep = pg_kv_sweep,
 	.kv_gcra = pg_kv_gcra,
+	.logs_insert = pg_logs_insert,
+	.logs_query = pg_logs_query,
+	.logs_prune = pg_logs_prune,
 };
 
 /* PORT or PORT,PORT... for several hosts; an empty one is the default. */

@@ -286,6 +286,93 @@ static int sq_kv_gcra(struct store *st, const char *key, int64_t interval, int64
 	return rc ? rc : cost == 0;
 }
 
+static int sq_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr,
+			  int64_t *added)
+{
+	static const char sql[] =
+		"INSERT INTO logs (org_id, repo_id, job_id, seq, runner_id, ts, stream, line) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+	struct sq_store *s = sq(st);
+
+	*added = 0;
+	for (size_t i = 0; i < nr; i++) {
+		const struct log_batch *b = batches[i];
+
+		for (size_t j = 0; j < b->nr; j++) {
+			const struct log_row *r = &b->rows[j];
+			sqlite3_stmt *stmt;
+			int rc = sq_stmt(s, sql, &stmt, "tttitii", b->id.org, b->id.repo, b->id.job, r->seq,
+					 b->id.runner, r->ts, (int64_t)r->stream);
+
+			if (!rc && sqlite3_bind_text(stmt, 8, log_row_line(b, r), r->len, SQLITE_STATIC))
+				rc = sq_fail(s, sqlite3_errcode(s->db));
+			if (!rc)
+				rc = sq_step(s, stmt, NULL);
+			if (rc < 0)
+				return rc;
+			*added += sqlite3_changes(s->db);
+		}
+	}
+	return 0;
+}
+
+/*
+ * One statement per combination of the repo and job filters, so that a
+ * job's lines come from the index in order; ?10 and ?11 are the repo
+ * and the job, in that order, of those that are given.
+ */
+#define SQ_LOGS_SELECT \
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = ?1 "
+#define SQ_LOGS_WHERE \
+	"AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR instr(line, ?4) > 0) " \
+	"AND (ts, repo_id, job_id, seq) > (?5, ?6, ?7, ?8) " \
+	"ORDER BY ts, repo_id, job_id, seq LIMIT ?9"
+
+static int sq_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	static const char *const sql[] = {
+		SQ_LOGS_SELECT SQ_LOGS_WHERE,
+		SQ_LOGS_SELECT "AND repo_id = ?10 " SQ_LOGS_WHERE,
+		SQ_LOGS_SELECT "AND job_id = ?10 " SQ_LOGS_WHERE,
+		SQ_LOGS_SELECT "AND repo_id = ?10 AND job_id = ?11 " SQ_LOGS_WHERE,
+	};
+	static const char *const types[] = { "tiitittii", "tiitittiit", "tiitittiit", "tiitittiitt" };
+	struct sq_store *s = sq(st);
+	const char *first = q->repo ? q->repo : q->job;
+	int variant = !!q->repo + 2 * !!q->job;
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql[variant], &stmt, types[variant], q->org,
+			 log_query_min_ts(q), q->until, q->grep, q->after_ts,
+			 q->after_repo ? q->after_repo : "", q->after_job ? q->after_job : "",
+			 q->after_seq, q->limit, first, q->job);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		json_array_append_new(rows, log_entry_json(
+			(const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+			(const char *)sqlite3_column_text(stmt, 2), sqlite3_column_int64(stmt, 3),
+			sqlite3_column_int64(stmt, 4), sqlite3_column_int(stmt, 5),
+			(const char *)sqlite3_column_text(stmt, 6), sqlite3_column_bytes(stmt, 6)));
+	rc = rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int sq_logs_prune(struct store *st, int64_t before, int limit)
+{
+	static const char sql[] =
+		"DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE ts < ?1 LIMIT ?2)";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ii", before, (int64_t)limit);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : sqlite3_changes(s->db);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -300,6 +387,9 @@ static const struct store_ops sqlite_ops = {
 	.kv_incr = sq_kv_incr,
 	.kv_sweep = sq_kv_sweep,
 	.kv_gcra = sq_kv_gcra,
+	.logs_insert = sq_logs_insert,
+	.logs_query = sq_logs_query,
+	.logs_prune = sq_logs_prune,
 };
 
 /* mkdir -p for the directories above path, each new one 0700. */

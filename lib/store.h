@@ -1,6 +1,8 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include "logs.h"
+
 /*
  * The metadata store: SQLite (sqlite:PATH, one host) or PostgreSQL
  * (postgres://..., a fleet), chosen by store.url. The interface speaks
@@ -82,5 +84,17 @@ int store_kv_sweep(struct store *st, int limit);
 /* GCRA for kv_ratelimit(): 1 admitted, 0 limited (kv-internal.h). */
 int store_kv_gcra(struct store *st, const char *key, int64_t interval, int64_t tau, int64_t cost,
 		  int64_t *ahead);
+
+/*
+ * Job logs (logs.h), for the store sink. Insert stores each (org, repo,
+ * job, seq) once, in one transaction, leaving a line stored before
+ * alone; it returns how many lines were new. Query appends the lines q
+ * asks for to rows, as log_entry_json() objects in (ts, repo, job, seq)
+ * order. Prune deletes at most limit lines older than before (seconds)
+ * and returns how many it deleted.
+ */
+int store_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr);
+int store_logs_query(struct store *st, const struct log_query *q, json_t *rows);
+int store_logs_prune(struct store *st, int64_t before, int limit);
 
 #endif

@@ -1,0 +1,571 @@
+#include "common.h"
+#include "escape.h"
+#include "logs-clickhouse.h"
+#include "parse-num.h"
+
+#include <time.h>
+
+#define COLUMNS "org_id, repo_id, job_id, runner_id, ts, seq, stream, line"
+/* Groups of (org, repo, job) per duplicate check, well under max_query_size. */
+#define CHECK_GROUPS 100
+
+static void add_table(struct strbuf *sb, const char *db)
+{
+	clickhouse_quote_ident(sb, db);
+	strbuf_addstr(sb, ".logs");
+}
+
+static void add_quoted(struct strbuf *sb, const char *s)
+{
+	clickhouse_quote(sb, s, strlen(s));
+}
+
+void logs_ch_schema(struct strvec *stmts, const char *db, int64_t retention_days, bool ttl)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, "CREATE DATABASE IF NOT EXISTS ");
+	clickhouse_quote_ident(&sb, db);
+	strvec_push(stmts, sb.buf);
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "CREATE TABLE IF NOT EXISTS ");
+	add_table(&sb, db);
+	strbuf_addstr(&sb, " (\n"
+		      "\torg_id String,\n"
+		      "\trepo_id String,\n"
+		      "\tjob_id String,\n"
+		      "\trunner_id String,\n"
+		      "\tts DateTime,\n"
+		      "\tseq UInt64,\n"
+		      "\tstream Enum8('stdout' = 1, 'stderr' = 2),\n"
+		      "\tline String\n"
+		      ") ENGINE = MergeTree\n"
+		      "PARTITION BY toYYYYMM(ts)\n"
+		      "ORDER BY (org_id, repo_id, job_id, ts, seq)");
+	strvec_push(stmts, sb.buf);
+	if (ttl) {
+		strbuf_reset(&sb);
+		strbuf_addstr(&sb, "ALTER TABLE ");
+		add_table(&sb, db);
+		strbuf_addf(&sb, " MODIFY TTL ts + INTERVAL %" PRId64 " DAY", retention_days);
+		strvec_push(stmts, sb.buf);
+	}
+	strbuf_release(&sb);
+}
+
+static int exec_all(struct clickhouse *ch, const struct strvec *stmts)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < stmts->nr && !rc; i++)
+		rc = clickhouse_exec(ch, 0, stmts->v[i], NULL, 0, NULL);
+	return rc;
+}
+
+int logs_ch_migrate(struct clickhouse *ch, int64_t retention_days)
+{
+	struct strvec stmts = STRVEC_INIT;
+	int version, rc = clickhouse_version(ch, &version);
+
+	if (!rc) {
+		logs_ch_schema(&stmts, clickhouse_database(ch), retention_days,
+			       version >= LOGS_CH_TTL_VERSION);
+		rc = exec_all(ch, &stmts);
+	}
+	strvec_clear(&stmts);
+	return rc;
+}
+
+/* The lines of a write, by the job they belong to, with the range of their seqs. */
+struct group {
+	const struct log_ident *id;
+	int64_t lo, hi;
+};
+
+struct write {
+	struct log_batch *const *batches;
+	size_t nr;
+	size_t *group_of;	/* per batch */
+	struct group *groups;
+	size_t groups_nr, groups_alloc;
+	/* (group + 1, seq) pairs seen: open addressing, k 0 is a free slot */
+	uint32_t *k;
+	int64_t *seq;
+	size_t cap, seen;
+};
+
+static bool same_job(const struct log_ident *a, const struct log_ident *b)
+{
+	return !strcmp(a->org, b->org) && !strcmp(a->repo, b->repo) && !strcmp(a->job, b->job);
+}
+
+static void group_batches(struct write *w)
+{
+	w->group_of = xcalloc(w->nr, sizeof(*w->group_of));
+	for (size_t i = 0; i < w->nr; i++) {
+		const struct log_batch *b = w->batches[i];
+		size_t g;
+
+		for (g = 0; g < w->groups_nr && !same_job(w->groups[g].id, &b->id); g++)
+			;
+		if (g == w->groups_nr) {
+			ALLOC_GROW(w->groups, w->groups_nr + 1, w->groups_alloc);
+			w->groups[g] = (struct group){ &b->id, LOG_SEQ_MAX, 0 };
+			w->groups_nr++;
+		}
+		w->group_of[i] = g;
+		for (size_t j = 0; j < b->nr; j++) {
+			if (b->rows[j].seq < w->groups[g].lo)
+				w->groups[g].lo = b->rows[j].seq;
+			if (b->rows[j].seq > w->groups[g].hi)
+				w->groups[g].hi = b->rows[j].seq;
+		}
+	}
+}
+
+static size_t slot(const struct write *w, uint32_t k, int64_t seq)
+{
+	uint64_t h = (uint64_t)seq * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k * 0xc2b2ae3d27d4eb4fULL;
+
+	return (h ^ (h >> 31)) & (w->cap - 1);
+}
+
+static bool see_k(struct write *w, uint32_t k, int64_t seq);
+
+/* Twice the room, kept at most half full. */
+static void grow(struct write *w)
+{
+	uint32_t *k = w->k;
+	int64_t *seq = w->seq;
+	size_t cap = w->cap;
+
+	w->cap = cap ? 2 * cap : 1024;
+	w->k = xcalloc(w->cap, sizeof(*w->k));
+	w->seq = xcalloc(w->cap, sizeof(*w->seq));
+	w->seen = 0;
+	for (size_t i = 0; i < cap; i++)
+		if (k[i])
+			see_k(w, k[i], seq[i]);
+	free(k);
+	free(seq);
+}
+
+static bool see_k(struct write *w, uint32_t k, int64_t seq)
+{
+	size_t i;
+
+	if (2 * (w->seen + 1) > w->cap)
+		grow(w);
+	for (i = slot(w, k, seq); w->k[i]; i = (i + 1) & (w->cap - 1))
+		if (w->k[i] == k && w->seq[i] == seq)
+			return false;
+	w->k[i] = k;
+	w->seq[i] = seq;
+	w->seen++;
+	return true;
+}
+
+/* Remember (group, seq): false when it was seen before. */
+static bool see(struct write *w, size_t group, int64_t seq)
+{
+	return see_k(w, group + 1, seq);
+}
+
+/* TSV lines "k\tseq": k is the 1-based index of the group in its chunk. */
+static int see_stored(struct write *w, size_t first, const struct strbuf *tsv)
+{
+	const char *p = tsv->buf, *end = tsv->buf + tsv->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p), *tab;
+		char line[48];
+		int64_t k, seq;
+
+		if (!nl || nl - p >= (ptrdiff_t)sizeof(line))
+			return fail(EXIT_FAIL, "clickhouse: unexpected answer to the duplicate check");
+		memcpy(line, p, nl - p);
+		line[nl - p] = '\0';
+		tab = strchr(line, '\t');
+		if (!tab)
+			return fail(EXIT_FAIL, "clickhouse: unexpected answer to the duplicate check");
+		line[tab - line] = '\0';
+		if (parse_i64(line, 1, CHECK_GROUPS, &k) || parse_i64(tab + 1, 0, LOG_SEQ_MAX, &seq) ||
+		    first + k > w->groups_nr)
+			return fail(EXIT_FAIL, "clickhouse: unexpected answer to the duplicate check");
+		see(w, first + k - 1, seq);
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static void add_group_tuple(struct strbuf *sb, const struct group *g)
+{
+	strbuf_addch(sb, '(');
+	add_quoted(sb, g->id->org);
+	strbuf_addch(sb, ',');
+	add_quoted(sb, g->id->repo);
+	strbuf_addch(sb, ',');
+	add_quoted(sb, g->id->job);
+	strbuf_addch(sb, ')');
+}
+
+/* Which lines of the groups [first, first + n) the table holds already. */
+static int check_stored(struct clickhouse *ch, struct write *w, size_t first, size_t n)
+{
+	struct strbuf sql = STRBUF_INIT, out = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&sql, "SELECT indexOf([");
+	for (size_t g = first; g < first + n; g++) {
+		if (g > first)
+			strbuf_addch(&sql, ',');
+		add_group_tuple(&sql, &w->groups[g]);
+	}
+	strbuf_addstr(&sql, "], (org_id, repo_id, job_id)), seq FROM ");
+	add_table(&sql, clickhouse_database(ch));
+	strbuf_addstr(&sql, " WHERE ");
+	for (size_t g = first; g < first + n; g++) {
+		strbuf_addstr(&sql, g > first ? " OR " : "");
+		strbuf_addstr(&sql, "(org_id = ");
+		add_quoted(&sql, w->groups[g].id->org);
+		strbuf_addstr(&sql, " AND repo_id = ");
+		add_quoted(&sql, w->groups[g].id->repo);
+		strbuf_addstr(&sql, " AND job_id = ");
+		add_quoted(&sql, w->groups[g].id->job);
+		strbuf_addf(&sql, " AND seq BETWEEN %" PRId64 " AND %" PRId64 ")", w->groups[g].lo,
+			    w->groups[g].hi);
+	}
+	strbuf_addstr(&sql, " FORMAT TabSeparated");
+	rc = clickhouse_exec(ch, CLICKHOUSE_READONLY, sql.buf, NULL, 0, &out);
+	if (!rc)
+		rc = see_stored(w, first, &out);
+	strbuf_release(&sql);
+	strbuf_release(&out);
+	return rc;
+}
+
+static void add_u64(struct strbuf *sb, uint64_t v)
+{
+	char digits[20];
+	int n = 0;
+
+	do
+		digits[n++] = '0' + v % 10;
+	while (v /= 10);
+	while (n)
+		strbuf_addch(sb, digits[--n]);
+}
+
+/* JSONEachRow: the identity is the same for the whole batch, spelt once. */
+static size_t encode_new(struct write *w, size_t i, struct strbuf *body)
+{
+	const struct log_batch *b = w->batches[i];
+	struct strbuf head = STRBUF_INIT;
+	size_t added = 0;
+
+	strbuf_addstr(&head, "{\"org_id\":");
+	strbuf_add_json_string(&head, b->id.org, strlen(b->id.org));
+	strbuf_addstr(&head, ",\"repo_id\":");
+	strbuf_add_json_string(&head, b->id.repo, strlen(b->id.repo));
+	strbuf_addstr(&head, ",\"job_id\":");
+	strbuf_add_json_string(&head, b->id.job, strlen(b->id.job));
+	strbuf_addstr(&head, ",\"runner_id\":");
+	strbuf_add_json_string(&head, b->id.runner, strlen(b->id.runner));
+	strbuf_addstr(&head, ",\"ts\":");
+	for (size_t j = 0; j < b->nr; j++) {
+		const struct log_row *r = &b->rows[j];
+
+		if (!see(w, w->group_of[i], r->seq))
+			continue;
+		strbuf_addbuf(body, &head);
+		add_u64(body, r->ts);
+		strbuf_addstr(body, ",\"seq\":");
+		add_u64(body, r->seq);
+		strbuf_addstr(body, r->stream == LOG_STREAM_STDERR ? ",\"stream\":\"stderr\",\"line\":" :
+			      ",\"stream\":\"stdout\",\"line\":");
+		strbuf_add_json_string(body, log_row_line(b, r), r->len);
+		strbuf_addstr(body, "}\n");
+		added++;
+	}
+	strbuf_release(&head);
+	return added;
+}
+
+int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_t nr, int64_t *added)
+{
+	struct write w = { .batches = batches, .nr = nr };
+	struct strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
+	size_t rows = 0;
+	int rc = 0;
+
+	*added = 0;
+	for (size_t i = 0; i < nr; i++)
+		rows += batches[i]->nr;
+	if (!rows)
+		return 0;
+	group_batches(&w);
+	while (w.cap < 4 * rows)
+		grow(&w);
+	for (size_t g = 0; g < w.groups_nr && !rc; g += CHECK_GROUPS)
+		rc = check_stored(ch, &w, g, w.groups_nr - g < CHECK_GROUPS ? w.groups_nr - g : CHECK_GROUPS);
+	for (size_t i = 0; i < nr && !rc; i++)
+		*added += encode_new(&w, i, &body);
+	if (!rc && body.len) {
+		strbuf_addstr(&sql, "INSERT INTO ");
+		add_table(&sql, clickhouse_database(ch));
+		strbuf_addstr(&sql, " (" COLUMNS ") FORMAT JSONEachRow");
+		rc = clickhouse_exec(ch, 0, sql.buf, body.buf, body.len, NULL);
+	}
+	free(w.group_of);
+	free(w.groups);
+	free(w.k);
+	free(w.seq);
+	strbuf_release(&body);
+	strbuf_release(&sql);
+	return rc;
+}
+
+static void add_condition(struct strbuf *sb, const char *column, const char *value)
+{
+	if (!value)
+		return;
+	strbuf_addf(sb, " AND %s = ", column);
+	add_quoted(sb, value);
+}
+
+/* A JSONEachRow line of the query's answer. */
+static int add_entry(json_t *rows, const char *s, size_t len)
+{
+	const char *repo, *job, *runner, *stream, *line;
+	json_int_t ts, seq;
+	size_t line_len;
+	enum log_stream st;
+	json_t *doc = json_loadb(s, len, 0, NULL);
+	int rc = 0;
+
+	if (json_unpack(doc, "{s:s, s:s, s:s, s:I, s:I, s:s, s:s%}", "repo_id", &repo, "job_id", &job,
+			"runner_id", &runner, "t", &ts, "seq", &seq, "stream", &stream,
+			"line", &line, &line_len) || log_stream_parse(stream, &st))
+		rc = fail(EXIT_FAIL, "clickhouse: unexpected line in a query's answer");
+	else
+		json_array_append_new(rows, log_entry_json(repo, job, runner, ts, seq, st, line, line_len));
+	json_decref(doc);
+	return rc;
+}
+
+int logs_ch_query(struct clickhouse *ch, const struct log_query *q, json_t *rows)
+{
+	struct strbuf sql = STRBUF_INIT, out = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&sql, "SELECT repo_id, job_id, runner_id, toUInt32(ts) AS t, seq, stream, line FROM ");
+	add_table(&sql, clickhouse_database(ch));
+	strbuf_addstr(&sql, " WHERE org_id = ");
+	add_quoted(&sql, q->org);
+	add_condition(&sql, "repo_id", q->repo);
+	add_condition(&sql, "job_id", q->job);
+	strbuf_addf(&sql, " AND ts >= toDateTime(%" PRId64 ")", log_query_min_ts(q));
+	if (q->until <= LOG_TS_MAX)
+		strbuf_addf(&sql, " AND ts < toDateTime(%" PRId64 ")", q->until);
+	if (q->grep) {
+		strbuf_addstr(&sql, " AND position(line, ");
+		add_quoted(&sql, q->grep);
+		strbuf_addstr(&sql, ") > 0");
+	}
+	if (q->after_ts >= 0) {
+		strbuf_addf(&sql, " AND (ts, repo_id, job_id, seq) > (toDateTime(%" PRId64 "), ", q->after_ts);
+		add_quoted(&sql, q->after_repo);
+		strbuf_addch(&sql, ',');
+		add_quoted(&sql, q->after_job);
+		strbuf_addf(&sql, ", %" PRId64 ")", q->after_seq);
+	}
+	strbuf_addf(&sql, " ORDER BY ts, repo_id, job_id, seq LIMIT %" PRId64 " FORMAT JSONEachRow", q->limit);
+	rc = clickhouse_exec(ch, CLICKHOUSE_READONLY, sql.buf, NULL, 0, &out);
+	for (const char *p = out.buf, *end = out.buf + out.len; !rc && p < end;) {
+		const char *nl = memchr(p, '\n', end - p);
+
+		if (!nl)
+			nl = end;
+		rc = add_entry(rows, p, nl - p);
+		p = nl + 1;
+	}
+	strbuf_release(&sql);
+	strbuf_release(&out);
+	return rc;
+}
+
+/* YYYYMM of the month of secs, as toYYYYMM() names partitions. */
+static int64_t month_of(int64_t secs)
+{
+	time_t t = secs;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm))
+		BUG("no calendar date for %" PRId64, secs);
+	return (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+}
+
+static int drop_partition(struct clickhouse *ch, const char *db, int64_t month)
+{
+	struct strbuf sql = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&sql, "ALTER TABLE ");
+	add_table(&sql, db);
+	strbuf_addf(&sql, " DROP PARTITION %" PRId64, month);
+	rc = clickhouse_exec(ch, 0, sql.buf, NULL, 0, NULL);
+	strbuf_release(&sql);
+	return rc;
+}
+
+int logs_ch_prune(struct clickhouse *ch, int64_t before, int64_t *deleted)
+{
+	struct strbuf sql = STRBUF_INIT, out = STRBUF_INIT, prefix = STRBUF_INIT;
+	const char *db = clickhouse_database(ch);
+	int64_t cutoff = month_of(before);
+	int rc;
+
+	*deleted = 0;
+	logs_ch_org_name(&prefix, db, "");
+	strbuf_addstr(&sql, "SELECT database, partition, sum(rows) FROM system.parts "
+		      "WHERE active AND table = 'logs' AND (database = ");
+	add_quoted(&sql, db);
+	strbuf_addstr(&sql, " OR startsWith(database, ");
+	add_quoted(&sql, prefix.buf);
+	strbuf_addstr(&sql, ")) GROUP BY database, partition ORDER BY database, partition FORMAT TabSeparated");
+	rc = clickhouse_exec(ch, CLICKHOUSE_READONLY, sql.buf, NULL, 0, &out);
+	for (char *line = out.buf, *nl; !rc && *line; line = nl + 1) {
+		struct strvec f = STRVEC_INIT;
+		int64_t month, n;
+
+		nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		strvec_split(&f, line, '\t');
+		if (f.nr != 3 || !clickhouse_ident_valid(f.v[0]) || parse_i64(f.v[1], 0, 999999, &month) ||
+		    parse_i64(f.v[2], 0, INT64_MAX, &n))
+			rc = fail(EXIT_FAIL, "clickhouse: unexpected line in system.parts: %s", line);
+		else if (month < cutoff && !(rc = drop_partition(ch, f.v[0], month)))
+			*deleted += n;
+		strvec_clear(&f);
+	}
+	strbuf_release(&sql);
+	strbuf_release(&out);
+	strbuf_release(&prefix);
+	return rc;
+}
+
+void logs_ch_org_name(struct strbuf *sb, const char *db, const char *org)
+{
+	size_t at;
+
+	strbuf_addf(sb, "%s_org_", db);
+	at = sb->len;
+	strbuf_addstr(sb, org);
+	for (size_t i = at; i < sb->len; i++)
+		if (sb->buf[i] == '-')
+			sb->buf[i] = '_';
+}
+
+void logs_ch_row_policy(struct strvec *stmts, const char *db, const char *org, const char *hash)
+{
+	struct strbuf user = STRBUF_INIT, sb = STRBUF_INIT;
+
+	logs_ch_org_name(&user, db, org);
+	strbuf_addstr(&sb, "CREATE USER IF NOT EXISTS ");
+	clickhouse_quote_ident(&sb, user.buf);
+	strbuf_addstr(&sb, " IDENTIFIED WITH sha256_hash BY ");
+	add_quoted(&sb, hash);
+	strbuf_addstr(&sb, " SETTINGS readonly = 1");
+	strvec_push(stmts, sb.buf);
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "GRANT SELECT ON ");
+	add_table(&sb, db);
+	strbuf_addstr(&sb, " TO ");
+	clickhouse_quote_ident(&sb, user.buf);
+	strvec_push(stmts, sb.buf);
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "CREATE ROW POLICY IF NOT EXISTS ");
+	clickhouse_quote_ident(&sb, user.buf);
+	strbuf_addstr(&sb, " ON ");
+	add_table(&sb, db);
+	strbuf_addstr(&sb, " FOR SELECT USING org_id = ");
+	add_quoted(&sb, org);
+	strbuf_addstr(&sb, " TO ");
+	clickhouse_quote_ident(&sb, user.buf);
+	strvec_push(stmts, sb.buf);
+	strbuf_release(&sb);
+	strbuf_release(&user);
+}
+
+void logs_ch_per_org(struct strvec *stmts, const char *db, const char *org)
+{
+	struct strbuf name = STRBUF_INIT, sb = STRBUF_INIT;
+
+	logs_ch_org_name(&name, db, org);
+	strbuf_addstr(&sb, "CREATE DATABASE IF NOT EXISTS ");
+	clickhouse_quote_ident(&sb, name.buf);
+	strvec_push(stmts, sb.buf);
+	/* a line copied twice (it came during the copy below) is merged away */
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "CREATE TABLE IF NOT EXISTS ");
+	add_table(&sb, name.buf);
+	strbuf_addstr(&sb, " AS ");
+	add_table(&sb, db);
+	strbuf_addstr(&sb, " ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) "
+		      "ORDER BY (org_id, repo_id, job_id, seq)");
+	strvec_push(stmts, sb.buf);
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "CREATE MATERIALIZED VIEW IF NOT EXISTS ");
+	clickhouse_quote_ident(&sb, name.buf);
+	strbuf_addstr(&sb, ".logs_copy TO ");
+	add_table(&sb, name.buf);
+	strbuf_addstr(&sb, " AS SELECT * FROM ");
+	add_table(&sb, db);
+	strbuf_addstr(&sb, " WHERE org_id = ");
+	add_quoted(&sb, org);
+	strvec_push(stmts, sb.buf);
+	/* the lines stored before the view existed */
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "INSERT INTO ");
+	add_table(&sb, name.buf);
+	strbuf_addstr(&sb, " SELECT * FROM ");
+	add_table(&sb, db);
+	strbuf_addstr(&sb, " WHERE org_id = ");
+	add_quoted(&sb, org);
+	strbuf_addstr(&sb, " AND (repo_id, job_id, seq) NOT IN (SELECT repo_id, job_id, seq FROM ");
+	add_table(&sb, name.buf);
+	strbuf_addch(&sb, ')');
+	strvec_push(stmts, sb.buf);
+	strbuf_release(&sb);
+	strbuf_release(&name);
+}
+
+void logs_ch_users_xml(struct strbuf *out, const char *db, const char *const *orgs,
+		       const char *const *hashes, size_t nr)
+{
+	struct strbuf name = STRBUF_INIT;
+
+	strbuf_addstr(out, "<?xml version=\"1.0\"?>\n"
+		      "<!-- nimbus logs: one readonly user per org, limited to its org's database.\n"
+		      "     Install as users.d/nimbus-logs.xml; ClickHouse reads it again by itself. -->\n"
+		      "<yandex>\n"
+		      "  <profiles>\n"
+		      "    <nimbus_logs_readonly><readonly>1</readonly></nimbus_logs_readonly>\n"
+		      "  </profiles>\n"
+		      "  <users>\n");
+	for (size_t i = 0; i < nr; i++) {
+		strbuf_reset(&name);
+		logs_ch_org_name(&name, db, orgs[i]);
+		strbuf_addf(out, "    <%s>\n"
+			    "      <password_sha256_hex>%s</password_sha256_hex>\n"
+			    "      <networks><ip>::/0</ip></networks>\n"
+			    "      <profile>nimbus_logs_readonly</profile>\n"
+			    "      <quota>default</quota>\n"
+			    "      <allow_databases><database>%s</database></allow_databases>\n"
+			    "    </%s>\n", name.buf, hashes[i], name.buf, name.buf);
+	}
+	strbuf_addstr(out, "  </users>\n</yandex>\n");
+	strbuf_release(&name);
+}
