@@ -178,8 +178,8 @@ int clickhouse_exec(struct clickhouse *ch, unsigned flags, const char *sql, cons
 	struct strbuf url = STRBUF_INIT;
 	int rc;
 
-	strbuf_addf(&url, "%sdatabase=%s&output_format_json_quote_64bit_integers=0%s", ch->url,
-		    ch->database, flags & CLICKHOUSE_READONLY ? "&readonly=2" : "");
+	strbuf_addf(&url, "%soutput_format_json_quote_64bit_integers=0%s", ch->url,
+		    flags & CLICKHOUSE_READONLY ? "&readonly=2" : "");
 	req.method = "POST";
 	req.url = url.buf;
 	req.headers = ch->headers.v;

@@ -299,8 +299,10 @@ static void *flusher(void *arg UNUSED)
 	int64_t interval = cfg_int("logs.flush_interval"), backoff = 0, lines = 0;
 	struct strbuf path = STRBUF_INIT;
 	struct log_sink *sink = NULL;
-	bool migrated = false;
+	bool migrated;
 
+	/* the schema now, for the queries; when the sink is down, before the first write */
+	migrated = !log_sink_open(&sink) && !log_sink_migrate(sink);
 	while (log_spool_next(svc.spool, &path)) {
 		int rc = sink ? 0 : log_sink_open(&sink);
 

@@ -183,6 +183,8 @@ static int start_segment(struct log_spool *sp)
 		sp->active.id = sp->next_id++;
 		sp->active.size = 0;
 		sp->active_since = mono_ms();
+		/* the flusher waits for a segment to exist before it times its age */
+		pthread_cond_broadcast(&sp->cond);
 	}
 	strbuf_release(&path);
 	return rc;
