@@ -115,13 +115,13 @@ ch_down() {
 	local pid i
 	pid=$(ch_pid)
 	[ -n "$pid" ] || return 0
-	kill -CONT "$pid" 2>/dev/null
-	kill -TERM "$pid" 2>/dev/null
+	kill -CONT "$pid" 2>/dev/null || true
+	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 300; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
 	rm -f "$CH_DIR/clickhouse.pid"
 }
 
