@@ -372,7 +372,19 @@ int logs_ch_query(struct clickhouse *ch, const struct log_query *q, json_t *rows
 		add_quoted(&sql, q->grep);
 		strbuf_addstr(&sql, ") > 0");
 	}
-	if (q->after_ts >= 0) {
+	if (q->after_ts >= 0 && q->repo && q->job) {
+		int64_t ts, seq;
+
+		/* in the terms of the primary key, to skip what comes before the page */
+		log_query_job_cursor(q, &ts, &seq);
+		if (seq < 0)
+			strbuf_addf(&sql, " AND ts >= toDateTime(%" PRId64 ")", ts);
+		else if (seq == LOG_SEQ_MAX)
+			strbuf_addf(&sql, " AND ts > toDateTime(%" PRId64 ")", ts);
+		else
+			strbuf_addf(&sql, " AND (ts > toDateTime(%" PRId64 ") OR (ts = toDateTime(%" PRId64
+				    ") AND seq > %" PRId64 "))", ts, ts, seq);
+	} else if (q->after_ts >= 0) {
 		strbuf_addf(&sql, " AND (ts, repo_id, job_id, seq) > (toDateTime(%" PRId64 "), ", q->after_ts);
 		add_quoted(&sql, q->after_repo);
 		strbuf_addch(&sql, ',');

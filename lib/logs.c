@@ -444,6 +444,59 @@ int64_t log_query_min_ts(const struct log_query *q)
 	return q->after_ts > q->since ? q->after_ts : q->since;
 }
 
+void log_query_job_cursor(const struct log_query *q, int64_t *ts, int64_t *seq)
+{
+	/* byte order, as every sink compares: the cursor's job sorts before, after or is this one */
+	int cmp = q->after_ts < 0 ? 1 : strcmp(q->repo, q->after_repo);
+
+	if (!cmp)
+		cmp = strcmp(q->job, q->after_job);
+	*ts = q->after_ts;
+	*seq = cmp > 0 ? -1 : cmp < 0 ? LOG_SEQ_MAX : q->after_seq;
+}
+
+static void add_int(struct log_param *p, size_t *n, int64_t i)
+{
+	p[*n].s = NULL;
+	p[*n].i = i;
+	p[(*n)++].is_int = true;
+}
+
+static void add_text(struct log_param *p, size_t *n, const char *s)
+{
+	p[*n].s = s;
+	p[(*n)++].is_int = false;
+}
+
+size_t log_query_params(const struct log_query *q, struct log_param *p, int *variant)
+{
+	size_t n = 0;
+
+	*variant = !!q->repo + 2 * !!q->job;
+	add_text(p, &n, q->org);
+	add_int(p, &n, log_query_min_ts(q));
+	add_int(p, &n, q->until);
+	add_text(p, &n, q->grep);
+	if (q->repo)
+		add_text(p, &n, q->repo);
+	if (q->job)
+		add_text(p, &n, q->job);
+	if (*variant == 3) {
+		int64_t ts, seq;
+
+		log_query_job_cursor(q, &ts, &seq);
+		add_int(p, &n, ts);
+		add_int(p, &n, seq);
+	} else {
+		add_int(p, &n, q->after_ts);
+		add_text(p, &n, q->after_repo ? q->after_repo : "");
+		add_text(p, &n, q->after_job ? q->after_job : "");
+		add_int(p, &n, q->after_seq);
+	}
+	add_int(p, &n, q->limit);
+	return n;
+}
+
 json_t *log_entry_json(const char *repo, const char *job, const char *runner, int64_t ts,
 		       int64_t seq, int stream, const char *line, size_t len)
 {

@@ -111,6 +111,26 @@ int log_query_param(struct log_query *q, const char *name, const char *value);
 /* The lowest ts that can match: since, or the cursor's. */
 int64_t log_query_min_ts(const struct log_query *q);
 
+/*
+ * The parameters of the store's statements, in their order: org, the
+ * lowest ts, until, grep (NULL: any), then repo and job when given, then
+ * the cursor, then the limit. variant is 0 (neither repo nor job), 1
+ * (repo), 2 (job) or 3 (both). The cursor is (ts, repo, job, seq),
+ * except for variant 3, where it is (ts, seq) alone so that an index of
+ * (org, repo, job, ts, seq) finds the page: lines of that one job after
+ * the cursor are exactly those whose (ts, seq) exceeds what
+ * log_query_job_cursor() says (the cursor's own, or with seq -1 or
+ * LOG_SEQ_MAX when the cursor is of a job that sorts before or after).
+ */
+void log_query_job_cursor(const struct log_query *q, int64_t *ts, int64_t *seq);
+#define LOG_QUERY_PARAMS_MAX 11
+struct log_param {
+	const char *s;		/* a text, or NULL for an integer or a NULL */
+	int64_t i;
+	bool is_int;
+};
+size_t log_query_params(const struct log_query *q, struct log_param *p, int *variant);
+
 /* One line of a query's answer, and the cursor that resumes after it. */
 json_t *log_entry_json(const char *repo, const char *job, const char *runner, int64_t ts,
 		       int64_t seq, int stream, const char *line, size_t len);

@@ -417,36 +417,39 @@ static int pg_logs_insert(struct store *st, struct log_batch *const *batches, si
 	return rc;
 }
 
-/* As in store-sqlite.c: $10 and $11 are the repo and the job, of those given. */
+/* As in store-sqlite.c: one statement per combination of the repo and job filters. */
 #define PG_LOGS_SELECT \
-	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = $1 "
-#define PG_LOGS_WHERE \
-	"AND ts >= $2 AND ts < $3 AND ($4::text IS NULL OR strpos(line, $4) > 0) " \
-	"AND (ts, repo_id, job_id, seq) > ($5, $6, $7, $8) " \
-	"ORDER BY ts, repo_id, job_id, seq LIMIT $9"
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = $1 " \
+	"AND ts >= $2 AND ts < $3 AND ($4::text IS NULL OR strpos(line, $4) > 0) "
+#define PG_LOGS_ORDER "ORDER BY ts, repo_id, job_id, seq "
 
 static int pg_logs_query(struct store *st, const struct log_query *q, json_t *rows)
 {
 	static const char *const sql[] = {
-		PG_LOGS_SELECT PG_LOGS_WHERE,
-		PG_LOGS_SELECT "AND repo_id = $10 " PG_LOGS_WHERE,
-		PG_LOGS_SELECT "AND job_id = $10 " PG_LOGS_WHERE,
-		PG_LOGS_SELECT "AND repo_id = $10 AND job_id = $11 " PG_LOGS_WHERE,
+		PG_LOGS_SELECT "AND (ts, repo_id, job_id, seq) > ($5, $6, $7, $8) " PG_LOGS_ORDER "LIMIT $9",
+		PG_LOGS_SELECT "AND repo_id = $5 AND (ts, repo_id, job_id, seq) > ($6, $7, $8, $9) "
+		PG_LOGS_ORDER "LIMIT $10",
+		PG_LOGS_SELECT "AND job_id = $5 AND (ts, repo_id, job_id, seq) > ($6, $7, $8, $9) "
+		PG_LOGS_ORDER "LIMIT $10",
+		PG_LOGS_SELECT "AND repo_id = $5 AND job_id = $6 AND (ts, seq) > ($7, $8) "
+		PG_LOGS_ORDER "LIMIT $9",
 	};
-	static const int nparams[] = { 9, 10, 10, 11 };
-	int variant = !!q->repo + 2 * !!q->job;
-	char n[5][24];
+	struct log_param p[LOG_QUERY_PARAMS_MAX];
+	char ints[LOG_QUERY_PARAMS_MAX][24];
+	const char *values[LOG_QUERY_PARAMS_MAX];
+	int variant;
+	size_t n = log_query_params(q, p, &variant);
 	PGresult *res;
 	int rc;
 
-	xsnprintf(n[0], sizeof(n[0]), "%" PRId64, log_query_min_ts(q));
-	xsnprintf(n[1], sizeof(n[1]), "%" PRId64, q->until);
-	xsnprintf(n[2], sizeof(n[2]), "%" PRId64, q->after_ts);
-	xsnprintf(n[3], sizeof(n[3]), "%" PRId64, q->after_seq);
-	xsnprintf(n[4], sizeof(n[4]), "%" PRId64, q->limit);
-	rc = pg_query(pg(st), sql[variant], nparams[variant], (const char *[]){
-		q->org, n[0], n[1], q->grep, n[2], q->after_repo ? q->after_repo : "",
-		q->after_job ? q->after_job : "", n[3], n[4], q->repo ? q->repo : q->job, q->job }, &res);
+	for (size_t i = 0; i < n; i++) {
+		values[i] = p[i].s;
+		if (p[i].is_int) {
+			xsnprintf(ints[i], sizeof(ints[i]), "%" PRId64, p[i].i);
+			values[i] = ints[i];
+		}
+	}
+	rc = pg_query(pg(st), sql[variant], n, values, &res);
 	if (rc)
 		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {

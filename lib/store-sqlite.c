@@ -317,44 +317,48 @@ static int sq_logs_insert(struct store *st, struct log_batch *const *batches, si
 }
 
 /*
- * One statement per combination of the repo and job filters, so that a
- * job's lines come from the index in order; ?10 and ?11 are the repo
- * and the job, in that order, of those that are given.
+ * One statement per combination of the repo and job filters, so that
+ * the page comes from an index in order (log_query_params()).
  */
 #define SQ_LOGS_SELECT \
-	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = ?1 "
-#define SQ_LOGS_WHERE \
-	"AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR instr(line, ?4) > 0) " \
-	"AND (ts, repo_id, job_id, seq) > (?5, ?6, ?7, ?8) " \
-	"ORDER BY ts, repo_id, job_id, seq LIMIT ?9"
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = ?1 " \
+	"AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR instr(line, ?4) > 0) "
+#define SQ_LOGS_ORDER "ORDER BY ts, repo_id, job_id, seq "
 
 static int sq_logs_query(struct store *st, const struct log_query *q, json_t *rows)
 {
 	static const char *const sql[] = {
-		SQ_LOGS_SELECT SQ_LOGS_WHERE,
-		SQ_LOGS_SELECT "AND repo_id = ?10 " SQ_LOGS_WHERE,
-		SQ_LOGS_SELECT "AND job_id = ?10 " SQ_LOGS_WHERE,
-		SQ_LOGS_SELECT "AND repo_id = ?10 AND job_id = ?11 " SQ_LOGS_WHERE,
+		SQ_LOGS_SELECT "AND (ts, repo_id, job_id, seq) > (?5, ?6, ?7, ?8) " SQ_LOGS_ORDER "LIMIT ?9",
+		SQ_LOGS_SELECT "AND repo_id = ?5 AND (ts, repo_id, job_id, seq) > (?6, ?7, ?8, ?9) "
+		SQ_LOGS_ORDER "LIMIT ?10",
+		SQ_LOGS_SELECT "AND job_id = ?5 AND (ts, repo_id, job_id, seq) > (?6, ?7, ?8, ?9) "
+		SQ_LOGS_ORDER "LIMIT ?10",
+		SQ_LOGS_SELECT "AND repo_id = ?5 AND job_id = ?6 AND (ts, seq) > (?7, ?8) "
+		SQ_LOGS_ORDER "LIMIT ?9",
 	};
-	static const char *const types[] = { "tiitittii", "tiitittiit", "tiitittiit", "tiitittiitt" };
+	struct log_param p[LOG_QUERY_PARAMS_MAX];
 	struct sq_store *s = sq(st);
-	const char *first = q->repo ? q->repo : q->job;
-	int variant = !!q->repo + 2 * !!q->job;
+	int variant;
+	size_t n = log_query_params(q, p, &variant);
 	sqlite3_stmt *stmt;
-	int rc = sq_stmt(s, sql[variant], &stmt, types[variant], q->org,
-			 log_query_min_ts(q), q->until, q->grep, q->after_ts,
-			 q->after_repo ? q->after_repo : "", q->after_job ? q->after_job : "",
-			 q->after_seq, q->limit, first, q->job);
+	int rc = sq_stmt(s, sql[variant], &stmt, ""), step = SQLITE_OK;
 
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+	for (size_t i = 0; i < n && step == SQLITE_OK; i++)
+		step = p[i].is_int ? sqlite3_bind_int64(stmt, i + 1, p[i].i) :
+		       sqlite3_bind_text(stmt, i + 1, p[i].s, -1, SQLITE_STATIC);
+	while (step == SQLITE_OK || step == SQLITE_ROW) {
+		step = sqlite3_step(stmt);
+		if (step != SQLITE_ROW)
+			break;
 		json_array_append_new(rows, log_entry_json(
 			(const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
 			(const char *)sqlite3_column_text(stmt, 2), sqlite3_column_int64(stmt, 3),
 			sqlite3_column_int64(stmt, 4), sqlite3_column_int(stmt, 5),
 			(const char *)sqlite3_column_text(stmt, 6), sqlite3_column_bytes(stmt, 6)));
-	rc = rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
+	}
+	rc = step == SQLITE_DONE ? 0 : sq_fail(s, step);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	return rc;

@@ -15,6 +15,7 @@ CREATE TABLE logs (
 	line text NOT NULL,
 	PRIMARY KEY (org_id, repo_id, job_id, seq)
 );
--- Queries read a job's lines in (ts, seq) order; prune goes by age.
-CREATE INDEX logs_order ON logs (org_id, repo_id, job_id, ts, seq);
+-- Pages of a job's lines, pages of an org's lines, and prune by age.
+CREATE INDEX logs_job_order ON logs (org_id, repo_id, job_id, ts, seq);
+CREATE INDEX logs_org_order ON logs (org_id, ts, repo_id, job_id, seq);
 CREATE INDEX logs_ts ON logs (ts);
