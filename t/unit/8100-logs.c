@@ -329,7 +329,7 @@ int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	char *dir = xstrfmt("%s/nimbus-logs-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	char *spool;
+	char *spool, *rm;
 
 	if (!mkdtemp(dir))
 		die_errno("mkdtemp");
@@ -341,7 +341,11 @@ int main(void)
 	test_quoting();
 	test_query();
 	test_spool(spool);
-	if (system(xstrfmt("rm -rf '%s'", dir)))
+	rm = xstrfmt("rm -rf '%s'", dir);
+	if (system(rm))
 		warning("cannot remove %s", dir);
+	free(rm);
+	free(spool);
+	free(dir);
 	return done_testing();
 }
