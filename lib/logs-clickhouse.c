@@ -76,10 +76,16 @@ int logs_ch_migrate(struct clickhouse *ch, int64_t retention_days)
 	return rc;
 }
 
-/* The lines of a write, by the job they belong to, with the range of their seqs. */
+/*
+ * The lines of a write, by the job they belong to, with the range of
+ * their seqs. The seqs seen of a group are bits from lo on, unless the
+ * range is too sparse for that: then they go in the write's hash set.
+ */
 struct group {
 	const struct log_ident *id;
 	int64_t lo, hi;
+	size_t rows;
+	uint64_t *bits;
 };
 
 struct write {
@@ -110,10 +116,11 @@ static void group_batches(struct write *w)
 			;
 		if (g == w->groups_nr) {
 			ALLOC_GROW(w->groups, w->groups_nr + 1, w->groups_alloc);
-			w->groups[g] = (struct group){ &b->id, LOG_SEQ_MAX, 0 };
+			w->groups[g] = (struct group){ &b->id, LOG_SEQ_MAX, 0, 0, NULL };
 			w->groups_nr++;
 		}
 		w->group_of[i] = g;
+		w->groups[g].rows += b->nr;
 		for (size_t j = 0; j < b->nr; j++) {
 			if (b->rows[j].seq < w->groups[g].lo)
 				w->groups[g].lo = b->rows[j].seq;
@@ -165,10 +172,37 @@ static bool see_k(struct write *w, uint32_t k, int64_t seq)
 	return true;
 }
 
+/* Bits for the groups whose seqs are dense enough (one in 64 or more): most are runs. */
+static void make_bits(struct write *w)
+{
+	size_t hashed = 0;
+
+	for (size_t g = 0; g < w->groups_nr; g++) {
+		struct group *gr = &w->groups[g];
+		uint64_t words = ((uint64_t)gr->hi - gr->lo) / 64 + 1;
+
+		if (words <= gr->rows + 1024)
+			gr->bits = xcalloc(words, sizeof(*gr->bits));
+		else
+			hashed += gr->rows;
+	}
+	while (hashed && w->cap < 4 * hashed)
+		grow(w);
+}
+
 /* Remember (group, seq): false when it was seen before. */
 static bool see(struct write *w, size_t group, int64_t seq)
 {
-	return see_k(w, group + 1, seq);
+	uint64_t *bits = w->groups[group].bits, off, bit;
+
+	if (!bits)
+		return see_k(w, group + 1, seq);
+	off = (uint64_t)seq - w->groups[group].lo;
+	bit = (uint64_t)1 << (off % 64);
+	if (bits[off / 64] & bit)
+		return false;
+	bits[off / 64] |= bit;
+	return true;
 }
 
 /* TSV lines "k\tseq": k is the 1-based index of the group in its chunk. */
@@ -190,7 +224,8 @@ static int see_stored(struct write *w, size_t first, const struct strbuf *tsv)
 			return fail(EXIT_FAIL, "clickhouse: unexpected answer to the duplicate check");
 		line[tab - line] = '\0';
 		if (parse_i64(line, 1, CHECK_GROUPS, &k) || parse_i64(tab + 1, 0, LOG_SEQ_MAX, &seq) ||
-		    first + k > w->groups_nr)
+		    first + k > w->groups_nr || seq < w->groups[first + k - 1].lo ||
+		    seq > w->groups[first + k - 1].hi)
 			return fail(EXIT_FAIL, "clickhouse: unexpected answer to the duplicate check");
 		see(w, first + k - 1, seq);
 		p = nl + 1;
@@ -247,13 +282,12 @@ static int check_stored(struct clickhouse *ch, struct write *w, size_t first, si
 static void add_u64(struct strbuf *sb, uint64_t v)
 {
 	char digits[20];
-	int n = 0;
+	int n = sizeof(digits);
 
 	do
-		digits[n++] = '0' + v % 10;
+		digits[--n] = '0' + v % 10;
 	while (v /= 10);
-	while (n)
-		strbuf_addch(sb, digits[--n]);
+	strbuf_add(sb, digits + n, sizeof(digits) - n);
 }
 
 /* JSONEachRow: the identity is the same for the whole batch, spelt once. */
@@ -304,8 +338,7 @@ int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_
 	if (!rows)
 		return 0;
 	group_batches(&w);
-	while (w.cap < 4 * rows)
-		grow(&w);
+	make_bits(&w);
 	for (size_t g = 0; g < w.groups_nr && !rc; g += CHECK_GROUPS)
 		rc = check_stored(ch, &w, g, w.groups_nr - g < CHECK_GROUPS ? w.groups_nr - g : CHECK_GROUPS);
 	for (size_t i = 0; i < nr && !rc; i++)
@@ -316,6 +349,8 @@ int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_
 		strbuf_addstr(&sql, " (" COLUMNS ") FORMAT JSONEachRow");
 		rc = clickhouse_exec(ch, 0, sql.buf, body.buf, body.len, NULL);
 	}
+	for (size_t g = 0; g < w.groups_nr; g++)
+		free(w.groups[g].bits);
 	free(w.group_of);
 	free(w.groups);
 	free(w.k);

@@ -224,8 +224,11 @@ int log_parse(const struct log_post *p, const char *body, size_t len, struct log
 
 static void put_le(struct strbuf *sb, uint64_t v, int bytes)
 {
+	unsigned char b[8];
+
 	for (int i = 0; i < bytes; i++)
-		strbuf_addch(sb, (v >> (8 * i)) & 0xff);
+		b[i] = (v >> (8 * i)) & 0xff;
+	strbuf_add(sb, b, bytes);
 }
 
 static uint64_t get_le(const unsigned char *p, int bytes)

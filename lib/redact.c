@@ -363,11 +363,13 @@ static size_t try_param(struct strbuf *sb, size_t i)
 	if (i && is_alnum((unsigned char)sb->buf[i - 1]))
 		return 0;
 	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
-		size_t n = strlen(keys[k]), j, end;
+		size_t n, j, end;
 		int quote;
 
-		if (!match_icase(sb->buf + i, sb->len - i, keys[k]))
+		/* the first letter rules out most keys without a string compare */
+		if ((sb->buf[i] | 0x20) != keys[k][0] || !match_icase(sb->buf + i, sb->len - i, keys[k]))
 			continue;
+		n = strlen(keys[k]);
 		if (i + n < sb->len && (is_alnum((unsigned char)sb->buf[i + n]) || sb->buf[i + n] == '_'))
 			continue;
 		if (json && (i + n >= sb->len || sb->buf[i + n] != '"'))
