@@ -519,7 +519,7 @@ static int logs_schema(int argc, const char **argv)
 	};
 	struct strvec stmts = STRVEC_INIT;
 	struct strbuf out = STRBUF_INIT;
-	const char *db = cfg_str("logs.clickhouse_database");
+	const char *db;
 
 	argc = parse_options(argc, argv, options, logs_schema_usage, 0);
 	if (row_policy + per_org > 1 || ((row_policy || per_org) && clickhouse))
@@ -532,6 +532,7 @@ static int logs_schema(int argc, const char **argv)
 	else if (argc)
 		usage_msg(logs_schema_usage, options, "too many arguments");
 	default_password_dir(&password_dir);
+	db = cfg_str("logs.clickhouse_database");
 	for (int i = 0; i < argc; i++) {
 		struct strbuf user = STRBUF_INIT;
 		char hash[2 * 32 + 1];

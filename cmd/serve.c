@@ -172,7 +172,19 @@ int serve_main(int argc, const char **argv, const char *const *usage, const char
 	if (!address && parse_host_port(cfg_str("serve.listen"), &ss, &len, &err))
 		BUG("serve.listen passed its check but does not parse: %s", err.buf);
 
+	/*
+	 * Blocked before any thread starts (the workers, a service's own), so
+	 * that they inherit the mask and sigwait() gets them.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* the address first: a port in use is the likeliest mistake, and the cheapest to find */
 	srv = http_server_new();
+	rc = http_server_listen(srv, (struct sockaddr *)&ss, len);
+	if (rc)
+		die_fail(rc);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
 		if (!wanted(&services[i], only))
 			continue;
@@ -180,15 +192,6 @@ int serve_main(int argc, const char **argv, const char *const *usage, const char
 		if (rc)
 			die_fail(rc);
 	}
-	rc = http_server_listen(srv, (struct sockaddr *)&ss, len);
-	if (rc)
-		die_fail(rc);
-
-	/* blocked before the workers start, so that they inherit the mask and sigwait() gets them */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	rc = http_server_start(srv);
 	if (rc)
 		die_fail(rc);
