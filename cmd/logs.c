@@ -132,31 +132,13 @@ static int reply_failed(const struct http_client_response *resp)
 {
 	json_t *doc = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
 	const char *msg = NULL;
-	int code;
+	int rc;
 
 	json_unpack(doc, "{s:[{s:s}]}", "errors", "message", &msg);
-	switch (resp->status) {
-	case 401:
-	case 403:
-		code = EXIT_REJECTED;
-		break;
-	case 404:
-		code = EXIT_NOTFOUND;
-		break;
-	case 409:
-		code = EXIT_BUSY;
-		break;
-	case 502:
-	case 503:
-	case 504:
-		code = EXIT_UNAVAILABLE;
-		break;
-	default:
-		code = EXIT_FAIL;
-	}
-	code = fail(code, "the log service answered %ld: %s", resp->status, msg ? msg : "no message");
+	rc = fail(http_status_exit_code(resp->status), "the log service answered %ld: %s", resp->status,
+		  msg ? msg : "no message");
 	json_decref(doc);
-	return code;
+	return rc;
 }
 
 /* Seconds to wait before trying again, from Retry-After or the backoff. */

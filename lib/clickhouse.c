@@ -142,30 +142,15 @@ static int exception(long status, const struct strbuf *body)
 	struct strbuf msg = STRBUF_INIT;
 	const char *text = strstr(body->buf, "DB::Exception: ");
 	const char *end;
-	int code, rc;
+	int rc;
 
 	text = text ? text + 15 : body->buf;
 	end = strstr(text, ", e.what()");
 	if (!end)
 		end = text + strcspn(text, "\n");
 	strbuf_add_printable(&msg, text, end - text > 500 ? 500 : end - text);
-	switch (status) {
-	case 401:
-	case 403:
-		code = EXIT_PERM;
-		break;
-	case 404:
-		code = EXIT_NOTFOUND;
-		break;
-	case 502:
-	case 503:
-	case 504:
-		code = EXIT_UNAVAILABLE;
-		break;
-	default:
-		code = EXIT_FAIL;
-	}
-	rc = fail(code, "clickhouse: %s (HTTP %ld)", msg.len ? msg.buf : "no message", status);
+	rc = fail(http_status_exit_code(status), "clickhouse: %s (HTTP %ld)", msg.len ? msg.buf : "no message",
+		  status);
 	strbuf_release(&msg);
 	return rc;
 }

@@ -32,8 +32,9 @@ enum {
  * Run one statement. With data, the statement goes in the URL and data
  * is its body (INSERT ... FORMAT ...). The response body is appended to
  * out (may be NULL). 0, or -EXIT_UNAVAILABLE (no answer, timeout),
- * -EXIT_PERM (refused credentials), -EXIT_NOTFOUND (no such database or
- * table), -EXIT_FAIL (any other exception, its message in fail_message()).
+ * -EXIT_REJECTED (refused credentials), -EXIT_NOTFOUND (no such database
+ * or table), -EXIT_FAIL (any other exception, its message in
+ * fail_message()).
  */
 int clickhouse_exec(struct clickhouse *ch, unsigned flags, const char *sql, const char *data,
 		    size_t len, struct strbuf *out);

@@ -9,48 +9,74 @@
 /* Groups of (org, repo, job) per duplicate check, well under max_query_size. */
 #define CHECK_GROUPS 100
 
-static void add_table(struct strbuf *sb, const char *db)
+/*
+ * SQL from a template: %I an identifier, %T the logs table of a
+ * database, %Q a string literal (clickhouse_quote()), %d an int64_t, %s
+ * text of our own; everything else as it is.
+ */
+static void sql_addf(struct strbuf *sb, const char *fmt, ...)
 {
-	clickhouse_quote_ident(sb, db);
-	strbuf_addstr(sb, ".logs");
+	va_list ap;
+
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p; p++) {
+		const char *s;
+
+		if (*p != '%') {
+			strbuf_addch(sb, *p);
+			continue;
+		}
+		switch (*++p) {
+		case 'I':
+			clickhouse_quote_ident(sb, va_arg(ap, const char *));
+			break;
+		case 'T':
+			clickhouse_quote_ident(sb, va_arg(ap, const char *));
+			strbuf_addstr(sb, ".logs");
+			break;
+		case 'Q':
+			s = va_arg(ap, const char *);
+			clickhouse_quote(sb, s, strlen(s));
+			break;
+		case 'd':
+			strbuf_addf(sb, "%" PRId64, va_arg(ap, int64_t));
+			break;
+		case 's':
+			strbuf_addstr(sb, va_arg(ap, const char *));
+			break;
+		default:
+			BUG("%%%c in an SQL template", *p);
+		}
+	}
+	va_end(ap);
 }
 
-static void add_quoted(struct strbuf *sb, const char *s)
-{
-	clickhouse_quote(sb, s, strlen(s));
-}
+/* One statement of a template, for a list. */
+#define sql_push(stmts, ...) \
+	do { \
+		struct strbuf stmt_ = STRBUF_INIT; \
+		sql_addf(&stmt_, __VA_ARGS__); \
+		strvec_push((stmts), stmt_.buf); \
+		strbuf_release(&stmt_); \
+	} while (0)
 
 void logs_ch_schema(struct strvec *stmts, const char *db, int64_t retention_days, bool ttl)
 {
-	struct strbuf sb = STRBUF_INIT;
-
-	strbuf_addstr(&sb, "CREATE DATABASE IF NOT EXISTS ");
-	clickhouse_quote_ident(&sb, db);
-	strvec_push(stmts, sb.buf);
-	strbuf_reset(&sb);
-	strbuf_addstr(&sb, "CREATE TABLE IF NOT EXISTS ");
-	add_table(&sb, db);
-	strbuf_addstr(&sb, " (\n"
-		      "\torg_id String,\n"
-		      "\trepo_id String,\n"
-		      "\tjob_id String,\n"
-		      "\trunner_id String,\n"
-		      "\tts DateTime,\n"
-		      "\tseq UInt64,\n"
-		      "\tstream Enum8('stdout' = 1, 'stderr' = 2),\n"
-		      "\tline String\n"
-		      ") ENGINE = MergeTree\n"
-		      "PARTITION BY toYYYYMM(ts)\n"
-		      "ORDER BY (org_id, repo_id, job_id, ts, seq)");
-	strvec_push(stmts, sb.buf);
-	if (ttl) {
-		strbuf_reset(&sb);
-		strbuf_addstr(&sb, "ALTER TABLE ");
-		add_table(&sb, db);
-		strbuf_addf(&sb, " MODIFY TTL ts + INTERVAL %" PRId64 " DAY", retention_days);
-		strvec_push(stmts, sb.buf);
-	}
-	strbuf_release(&sb);
+	sql_push(stmts, "CREATE DATABASE IF NOT EXISTS %I", db);
+	sql_push(stmts, "CREATE TABLE IF NOT EXISTS %T (\n"
+		 "\torg_id String,\n"
+		 "\trepo_id String,\n"
+		 "\tjob_id String,\n"
+		 "\trunner_id String,\n"
+		 "\tts DateTime,\n"
+		 "\tseq UInt64,\n"
+		 "\tstream Enum8('stdout' = 1, 'stderr' = 2),\n"
+		 "\tline String\n"
+		 ") ENGINE = MergeTree\n"
+		 "PARTITION BY toYYYYMM(ts)\n"
+		 "ORDER BY (org_id, repo_id, job_id, ts, seq)", db);
+	if (ttl)
+		sql_push(stmts, "ALTER TABLE %T MODIFY TTL ts + INTERVAL %d DAY", db, retention_days);
 }
 
 static int exec_all(struct clickhouse *ch, const struct strvec *stmts)
@@ -233,17 +259,6 @@ static int see_stored(struct write *w, size_t first, const struct strbuf *tsv)
 	return 0;
 }
 
-static void add_group_tuple(struct strbuf *sb, const struct group *g)
-{
-	strbuf_addch(sb, '(');
-	add_quoted(sb, g->id->org);
-	strbuf_addch(sb, ',');
-	add_quoted(sb, g->id->repo);
-	strbuf_addch(sb, ',');
-	add_quoted(sb, g->id->job);
-	strbuf_addch(sb, ')');
-}
-
 /* Which lines of the groups [first, first + n) the table holds already. */
 static int check_stored(struct clickhouse *ch, struct write *w, size_t first, size_t n)
 {
@@ -252,23 +267,16 @@ static int check_stored(struct clickhouse *ch, struct write *w, size_t first, si
 
 	strbuf_addstr(&sql, "SELECT indexOf([");
 	for (size_t g = first; g < first + n; g++) {
-		if (g > first)
-			strbuf_addch(&sql, ',');
-		add_group_tuple(&sql, &w->groups[g]);
+		const struct log_ident *id = w->groups[g].id;
+
+		sql_addf(&sql, "%s(%Q, %Q, %Q)", g > first ? ", " : "", id->org, id->repo, id->job);
 	}
-	strbuf_addstr(&sql, "], (org_id, repo_id, job_id)), seq FROM ");
-	add_table(&sql, clickhouse_database(ch));
-	strbuf_addstr(&sql, " WHERE ");
+	sql_addf(&sql, "], (org_id, repo_id, job_id)), seq FROM %T WHERE ", clickhouse_database(ch));
 	for (size_t g = first; g < first + n; g++) {
-		strbuf_addstr(&sql, g > first ? " OR " : "");
-		strbuf_addstr(&sql, "(org_id = ");
-		add_quoted(&sql, w->groups[g].id->org);
-		strbuf_addstr(&sql, " AND repo_id = ");
-		add_quoted(&sql, w->groups[g].id->repo);
-		strbuf_addstr(&sql, " AND job_id = ");
-		add_quoted(&sql, w->groups[g].id->job);
-		strbuf_addf(&sql, " AND seq BETWEEN %" PRId64 " AND %" PRId64 ")", w->groups[g].lo,
-			    w->groups[g].hi);
+		const struct group *gr = &w->groups[g];
+
+		sql_addf(&sql, "%s(org_id = %Q AND repo_id = %Q AND job_id = %Q AND seq BETWEEN %d AND %d)",
+			 g > first ? " OR " : "", gr->id->org, gr->id->repo, gr->id->job, gr->lo, gr->hi);
 	}
 	strbuf_addstr(&sql, " FORMAT TabSeparated");
 	rc = clickhouse_exec(ch, CLICKHOUSE_READONLY, sql.buf, NULL, 0, &out);
@@ -344,9 +352,7 @@ int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_
 	for (size_t i = 0; i < nr && !rc; i++)
 		*added += encode_new(&w, i, &body);
 	if (!rc && body.len) {
-		strbuf_addstr(&sql, "INSERT INTO ");
-		add_table(&sql, clickhouse_database(ch));
-		strbuf_addstr(&sql, " (" COLUMNS ") FORMAT JSONEachRow");
+		sql_addf(&sql, "INSERT INTO %T (" COLUMNS ") FORMAT JSONEachRow", clickhouse_database(ch));
 		rc = clickhouse_exec(ch, 0, sql.buf, body.buf, body.len, NULL);
 	}
 	for (size_t g = 0; g < w.groups_nr; g++)
@@ -358,14 +364,6 @@ int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_
 	strbuf_release(&body);
 	strbuf_release(&sql);
 	return rc;
-}
-
-static void add_condition(struct strbuf *sb, const char *column, const char *value)
-{
-	if (!value)
-		return;
-	strbuf_addf(sb, " AND %s = ", column);
-	add_quoted(sb, value);
 }
 
 /* A JSONEachRow line of the query's answer. */
@@ -393,40 +391,34 @@ int logs_ch_query(struct clickhouse *ch, const struct log_query *q, json_t *rows
 	struct strbuf sql = STRBUF_INIT, out = STRBUF_INIT;
 	int rc;
 
-	strbuf_addstr(&sql, "SELECT repo_id, job_id, runner_id, toUInt32(ts) AS t, seq, stream, line FROM ");
-	add_table(&sql, clickhouse_database(ch));
-	strbuf_addstr(&sql, " WHERE org_id = ");
-	add_quoted(&sql, q->org);
-	add_condition(&sql, "repo_id", q->repo);
-	add_condition(&sql, "job_id", q->job);
-	strbuf_addf(&sql, " AND ts >= toDateTime(%" PRId64 ")", log_query_min_ts(q));
+	sql_addf(&sql, "SELECT repo_id, job_id, runner_id, toUInt32(ts) AS t, seq, stream, line "
+		 "FROM %T WHERE org_id = %Q AND ts >= toDateTime(%d)", clickhouse_database(ch), q->org,
+		 log_query_min_ts(q));
+	if (q->repo)
+		sql_addf(&sql, " AND repo_id = %Q", q->repo);
+	if (q->job)
+		sql_addf(&sql, " AND job_id = %Q", q->job);
 	if (q->until <= LOG_TS_MAX)
-		strbuf_addf(&sql, " AND ts < toDateTime(%" PRId64 ")", q->until);
-	if (q->grep) {
-		strbuf_addstr(&sql, " AND position(line, ");
-		add_quoted(&sql, q->grep);
-		strbuf_addstr(&sql, ") > 0");
-	}
+		sql_addf(&sql, " AND ts < toDateTime(%d)", q->until);
+	if (q->grep)
+		sql_addf(&sql, " AND position(line, %Q) > 0", q->grep);
 	if (q->after_ts >= 0 && q->repo && q->job) {
 		int64_t ts, seq;
 
 		/* in the terms of the primary key, to skip what comes before the page */
 		log_query_job_cursor(q, &ts, &seq);
 		if (seq < 0)
-			strbuf_addf(&sql, " AND ts >= toDateTime(%" PRId64 ")", ts);
+			sql_addf(&sql, " AND ts >= toDateTime(%d)", ts);
 		else if (seq == LOG_SEQ_MAX)
-			strbuf_addf(&sql, " AND ts > toDateTime(%" PRId64 ")", ts);
+			sql_addf(&sql, " AND ts > toDateTime(%d)", ts);
 		else
-			strbuf_addf(&sql, " AND (ts > toDateTime(%" PRId64 ") OR (ts = toDateTime(%" PRId64
-				    ") AND seq > %" PRId64 "))", ts, ts, seq);
+			sql_addf(&sql, " AND (ts > toDateTime(%d) OR (ts = toDateTime(%d) AND seq > %d))",
+				 ts, ts, seq);
 	} else if (q->after_ts >= 0) {
-		strbuf_addf(&sql, " AND (ts, repo_id, job_id, seq) > (toDateTime(%" PRId64 "), ", q->after_ts);
-		add_quoted(&sql, q->after_repo);
-		strbuf_addch(&sql, ',');
-		add_quoted(&sql, q->after_job);
-		strbuf_addf(&sql, ", %" PRId64 ")", q->after_seq);
+		sql_addf(&sql, " AND (ts, repo_id, job_id, seq) > (toDateTime(%d), %Q, %Q, %d)", q->after_ts,
+			 q->after_repo, q->after_job, q->after_seq);
 	}
-	strbuf_addf(&sql, " ORDER BY ts, repo_id, job_id, seq LIMIT %" PRId64 " FORMAT JSONEachRow", q->limit);
+	sql_addf(&sql, " ORDER BY ts, repo_id, job_id, seq LIMIT %d FORMAT JSONEachRow", q->limit);
 	rc = clickhouse_exec(ch, CLICKHOUSE_READONLY, sql.buf, NULL, 0, &out);
 	for (const char *p = out.buf, *end = out.buf + out.len; !rc && p < end;) {
 		const char *nl = memchr(p, '\n', end - p);
@@ -457,9 +449,7 @@ static int drop_partition(struct clickhouse *ch, const char *db, int64_t month)
 	struct strbuf sql = STRBUF_INIT;
 	int rc;
 
-	strbuf_addstr(&sql, "ALTER TABLE ");
-	add_table(&sql, db);
-	strbuf_addf(&sql, " DROP PARTITION %" PRId64, month);
+	sql_addf(&sql, "ALTER TABLE %T DROP PARTITION %d", db, month);
 	rc = clickhouse_exec(ch, 0, sql.buf, NULL, 0, NULL);
 	strbuf_release(&sql);
 	return rc;
@@ -474,12 +464,10 @@ int logs_ch_prune(struct clickhouse *ch, int64_t before, int64_t *deleted)
 
 	*deleted = 0;
 	logs_ch_org_name(&prefix, db, "");
-	strbuf_addstr(&sql, "SELECT database, partition, sum(rows) FROM system.parts "
-		      "WHERE active AND table = 'logs' AND (database = ");
-	add_quoted(&sql, db);
-	strbuf_addstr(&sql, " OR startsWith(database, ");
-	add_quoted(&sql, prefix.buf);
-	strbuf_addstr(&sql, ")) GROUP BY database, partition ORDER BY database, partition FORMAT TabSeparated");
+	sql_addf(&sql, "SELECT database, partition, sum(rows) FROM system.parts WHERE active AND "
+		 "table = 'logs' AND (database = %Q OR startsWith(database, %Q)) "
+		 "GROUP BY database, partition ORDER BY database, partition FORMAT TabSeparated",
+		 db, prefix.buf);
 	rc = clickhouse_exec(ch, CLICKHOUSE_READONLY, sql.buf, NULL, 0, &out);
 	for (char *line = out.buf, *nl; !rc && *line; line = nl + 1) {
 		struct strvec f = STRVEC_INIT;
@@ -517,75 +505,31 @@ void logs_ch_org_name(struct strbuf *sb, const char *db, const char *org)
 
 void logs_ch_row_policy(struct strvec *stmts, const char *db, const char *org, const char *hash)
 {
-	struct strbuf user = STRBUF_INIT, sb = STRBUF_INIT;
+	struct strbuf user = STRBUF_INIT;
 
 	logs_ch_org_name(&user, db, org);
-	strbuf_addstr(&sb, "CREATE USER IF NOT EXISTS ");
-	clickhouse_quote_ident(&sb, user.buf);
-	strbuf_addstr(&sb, " IDENTIFIED WITH sha256_hash BY ");
-	add_quoted(&sb, hash);
-	strbuf_addstr(&sb, " SETTINGS readonly = 1");
-	strvec_push(stmts, sb.buf);
-	strbuf_reset(&sb);
-	strbuf_addstr(&sb, "GRANT SELECT ON ");
-	add_table(&sb, db);
-	strbuf_addstr(&sb, " TO ");
-	clickhouse_quote_ident(&sb, user.buf);
-	strvec_push(stmts, sb.buf);
-	strbuf_reset(&sb);
-	strbuf_addstr(&sb, "CREATE ROW POLICY IF NOT EXISTS ");
-	clickhouse_quote_ident(&sb, user.buf);
-	strbuf_addstr(&sb, " ON ");
-	add_table(&sb, db);
-	strbuf_addstr(&sb, " FOR SELECT USING org_id = ");
-	add_quoted(&sb, org);
-	strbuf_addstr(&sb, " TO ");
-	clickhouse_quote_ident(&sb, user.buf);
-	strvec_push(stmts, sb.buf);
-	strbuf_release(&sb);
+	sql_push(stmts, "CREATE USER IF NOT EXISTS %I IDENTIFIED WITH sha256_hash BY %Q SETTINGS readonly = 1",
+		 user.buf, hash);
+	sql_push(stmts, "GRANT SELECT ON %T TO %I", db, user.buf);
+	sql_push(stmts, "CREATE ROW POLICY IF NOT EXISTS %I ON %T FOR SELECT USING org_id = %Q TO %I",
+		 user.buf, db, org, user.buf);
 	strbuf_release(&user);
 }
 
 void logs_ch_per_org(struct strvec *stmts, const char *db, const char *org)
 {
-	struct strbuf name = STRBUF_INIT, sb = STRBUF_INIT;
+	struct strbuf name = STRBUF_INIT;
 
 	logs_ch_org_name(&name, db, org);
-	strbuf_addstr(&sb, "CREATE DATABASE IF NOT EXISTS ");
-	clickhouse_quote_ident(&sb, name.buf);
-	strvec_push(stmts, sb.buf);
+	sql_push(stmts, "CREATE DATABASE IF NOT EXISTS %I", name.buf);
 	/* a line copied twice (it came during the copy below) is merged away */
-	strbuf_reset(&sb);
-	strbuf_addstr(&sb, "CREATE TABLE IF NOT EXISTS ");
-	add_table(&sb, name.buf);
-	strbuf_addstr(&sb, " AS ");
-	add_table(&sb, db);
-	strbuf_addstr(&sb, " ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) "
-		      "ORDER BY (org_id, repo_id, job_id, seq)");
-	strvec_push(stmts, sb.buf);
-	strbuf_reset(&sb);
-	strbuf_addstr(&sb, "CREATE MATERIALIZED VIEW IF NOT EXISTS ");
-	clickhouse_quote_ident(&sb, name.buf);
-	strbuf_addstr(&sb, ".logs_copy TO ");
-	add_table(&sb, name.buf);
-	strbuf_addstr(&sb, " AS SELECT * FROM ");
-	add_table(&sb, db);
-	strbuf_addstr(&sb, " WHERE org_id = ");
-	add_quoted(&sb, org);
-	strvec_push(stmts, sb.buf);
+	sql_push(stmts, "CREATE TABLE IF NOT EXISTS %T AS %T ENGINE = ReplacingMergeTree "
+		 "PARTITION BY toYYYYMM(ts) ORDER BY (org_id, repo_id, job_id, seq)", name.buf, db);
+	sql_push(stmts, "CREATE MATERIALIZED VIEW IF NOT EXISTS %I.logs_copy TO %T "
+		 "AS SELECT * FROM %T WHERE org_id = %Q", name.buf, name.buf, db, org);
 	/* the lines stored before the view existed */
-	strbuf_reset(&sb);
-	strbuf_addstr(&sb, "INSERT INTO ");
-	add_table(&sb, name.buf);
-	strbuf_addstr(&sb, " SELECT * FROM ");
-	add_table(&sb, db);
-	strbuf_addstr(&sb, " WHERE org_id = ");
-	add_quoted(&sb, org);
-	strbuf_addstr(&sb, " AND (repo_id, job_id, seq) NOT IN (SELECT repo_id, job_id, seq FROM ");
-	add_table(&sb, name.buf);
-	strbuf_addch(&sb, ')');
-	strvec_push(stmts, sb.buf);
-	strbuf_release(&sb);
+	sql_push(stmts, "INSERT INTO %T SELECT * FROM %T WHERE org_id = %Q AND (repo_id, job_id, seq) "
+		 "NOT IN (SELECT repo_id, job_id, seq FROM %T)", name.buf, db, org, name.buf);
 	strbuf_release(&name);
 }
 

@@ -13,10 +13,6 @@ teardown_file() {
 	pg_stop
 }
 
-setup() {
-	logs_setup
-}
-
 teardown() {
 	logs_serve_stop
 	[ -z "${INGEST_PID:-}" ] || kill "$INGEST_PID" 2>/dev/null || true

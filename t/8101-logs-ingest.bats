@@ -6,24 +6,6 @@
 load lib/common
 load lib/logs
 
-setup_file() {
-	pg_start
-	ch_start
-}
-
-teardown_file() {
-	ch_stop
-	pg_stop
-}
-
-setup() {
-	logs_setup
-}
-
-teardown() {
-	logs_serve_stop
-}
-
 round_trip() {
 	run logs_post acme-push 'seq=0' -H 'Content-Type: text/plain' <<< $'first line\n\nthird\twith a tab\r'
 	assert_output 200

@@ -7,16 +7,6 @@
 load lib/common
 load lib/logs
 
-setup_file() {
-	pg_start
-	ch_start
-}
-
-teardown_file() {
-	ch_stop
-	pg_stop
-}
-
 setup() {
 	logs_setup
 	# a job whose name is itself an injection attempt, as a runner token may carry it

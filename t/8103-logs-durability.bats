@@ -6,20 +6,6 @@
 load lib/common
 load lib/logs
 
-setup_file() {
-	pg_start
-	ch_start
-}
-
-teardown_file() {
-	ch_stop
-	pg_stop
-}
-
-setup() {
-	logs_setup
-}
-
 teardown() {
 	logs_serve_stop
 	# an outage test that failed half-way leaves the servers up for the next one

@@ -7,24 +7,6 @@ load lib/logs
 
 N=1000000
 
-setup_file() {
-	pg_start
-	ch_start
-}
-
-teardown_file() {
-	ch_stop
-	pg_stop
-}
-
-setup() {
-	logs_setup
-}
-
-teardown() {
-	logs_serve_stop
-}
-
 million() {
 	awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "line %d of the million\n", i }' |
 		nimbus logs ingest --job 4242 --token-file "$TOK/acme-push" --json > "$BATS_TEST_TMPDIR/ingest"

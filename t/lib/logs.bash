@@ -1,17 +1,31 @@
 # Helpers for the log service tests: `load lib/logs` after lib/common;
-# it loads lib/services and lib/clickhouse. A file that runs its tests on
-# every sink starts the servers once:
-#
-#	setup_file() { pg_start; ch_start; }
-#	teardown_file() { ch_stop; pg_stop; }
-#	setup() { logs_setup; }
-#	teardown() { logs_serve_stop; }
+# it loads lib/services and lib/clickhouse. By default a file starts
+# PostgreSQL and ClickHouse once, and each test gets keys, tokens and a
+# port; a file redefines what it needs otherwise.
 #
 # for_each_sink FUNC runs FUNC against a fresh `nimbus logs serve` on
 # SQLite, on PostgreSQL and on ClickHouse (SINK names which one).
 
 load lib/services
 load lib/clickhouse
+
+setup_file() {
+	pg_start
+	ch_start
+}
+
+teardown_file() {
+	ch_stop
+	pg_stop
+}
+
+setup() {
+	logs_setup
+}
+
+teardown() {
+	logs_serve_stop
+}
 
 # Keys and tokens: org acme writes as runner r-acme of acme/widgets job
 # 4242, org bravo as r-bravo of bravo/app job 77; each org may read its own.
