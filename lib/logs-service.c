@@ -124,6 +124,23 @@ static void reply_unavailable(struct http_request *req, int rc)
 	http_reply_fail(req, rc);
 }
 
+/*
+ * The sink's trouble is the service's, not the client's: 503 when it
+ * is unavailable, else 500 (logged), whatever the sink's own code says.
+ */
+static void sink_failed(struct http_request *req, int rc)
+{
+	char *why;
+
+	if (fail_code(rc) == EXIT_UNAVAILABLE) {
+		reply_unavailable(req, rc);
+		return;
+	}
+	why = xstrdup(fail_message());
+	http_reply_fail(req, fail(EXIT_FAIL, "%s", why));
+	free(why);
+}
+
 static void logs_post(struct http_request *req)
 {
 	struct token_claims c = TOKEN_CLAIMS_INIT;
@@ -231,14 +248,17 @@ static void logs_get(struct http_request *req)
 		if (v)
 			rc = log_query_param(&q, params[i], v);
 	}
-	if (!rc)
-		sink = take_sink(&rc);
+	if (rc) {
+		http_reply_fail(req, rc);
+		goto out;
+	}
+	sink = take_sink(&rc);
 	if (!rc) {
 		rc = log_sink_query(sink, &q, rows);
 		give_sink(sink);
 	}
 	if (rc) {
-		http_reply_fail(req, rc);
+		sink_failed(req, rc);
 		goto out;
 	}
 	http_reply_json(req, 200, json_pack("{s:O, s:o, s:b}", "lines", rows, "cursor",
@@ -344,17 +364,14 @@ int logs_service_init(struct http_server *srv)
 {
 	struct http_route routes[ARRAY_SIZE(logs_routes)];
 	int64_t interval = cfg_int("logs.flush_interval");
+	struct log_sink *sink;
 	int rc;
 
-	if (!strcmp(cfg_str("logs.sink"), "store")) {
-		struct log_sink *s;
-
-		/* the store's schema before anything is accepted, as `nimbus serve` does */
-		rc = log_sink_open(&s);
-		if (rc)
-			return rc;
-		give_sink(s);
-	}
+	/* a bad configuration stops the service now; the store gets its schema */
+	rc = log_sink_open(&sink);
+	if (rc)
+		return rc;
+	give_sink(sink);
 	rc = log_spool_open(&svc.spool, cfg_str("logs.spool_dir"), cfg_size("logs.spool_max"),
 			    cfg_size("logs.batch_bytes"), interval * 1000);
 	if (rc)
