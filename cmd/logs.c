@@ -111,10 +111,7 @@ static void service_close(struct service *svc)
 {
 	http_client_free(svc->http);
 	strbuf_release(&svc->url);
-	for (size_t i = 0; i < svc->headers.nr; i++)
-		free_secret_str((char *)svc->headers.v[i]);
-	svc->headers.nr = 0;
-	strvec_clear(&svc->headers);
+	strvec_clear_secret(&svc->headers);
 }
 
 static void add_param(struct strbuf *url, const char *name, const char *value)
@@ -141,7 +138,7 @@ static int reply_failed(const struct http_client_response *resp)
 	return rc;
 }
 
-/* Seconds to wait before trying again, from Retry-After or the backoff. */
+/* Milliseconds to wait before trying again: Retry-After's, or the backoff. */
 static int64_t retry_delay_ms(const struct http_client_response *resp, int64_t backoff_ms)
 {
 	const char *v = http_client_response_header(resp, "Retry-After");
@@ -179,9 +176,13 @@ static int ingest_post(struct service *svc, const char *job, const char *stream,
 
 		rc = http_client_do(svc->http, &req, &resp);
 		if (!rc && resp.status == 200) {
+			json_int_t next;
+
 			doc = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-			if (json_unpack(doc, "{s:I}", "next_seq", next_seq))
+			if (json_unpack(doc, "{s:I}", "next_seq", &next))
 				rc = fail(EXIT_FAIL, "the log service answered 200 without next_seq");
+			else
+				*next_seq = next;
 		} else if (!rc) {
 			rc = reply_failed(&resp);
 		}
@@ -194,9 +195,7 @@ static int ingest_post(struct service *svc, const char *job, const char *stream,
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
 	json_decref(doc);
-	for (size_t i = 0; i < headers.nr; i++)
-		OPENSSL_cleanse((char *)headers.v[i], strlen(headers.v[i]));
-	strvec_clear(&headers);
+	strvec_clear_secret(&headers);
 	strbuf_release(&url);
 	return rc;
 }
@@ -217,7 +216,7 @@ static int logs_ingest(int argc, const char **argv)
 	int64_t seq = 0, timeout = INGEST_TIMEOUT;
 	const struct option options[] = {
 		OPT_STRING(0, "job", &job, "JOB", "the job of the token"),
-		OPT_STRING(0, "token-file", &token_file, "FILE", "the runner token (- for stdin)"),
+		OPT_STRING(0, "token-file", &token_file, "FILE", "the runner token"),
 		OPT_INT(0, "seq", &seq, "N", "sequence number of the first line (default 0)", 0, LOG_SEQ_MAX),
 		OPT_STRING(0, "stream", &stream, "stdout|stderr", "the stream of the lines"),
 		OPT_SECONDS(0, "timeout", &timeout, "how long to retry while the service is unavailable",
@@ -228,7 +227,7 @@ static int logs_ingest(int argc, const char **argv)
 	enum log_stream st;
 	struct service svc;
 	struct strbuf buf = STRBUF_INIT;
-	int64_t lines = 0, first = seq;
+	int64_t lines = 0;
 	bool eof = false;
 
 	argc = parse_options(argc, argv, options, logs_ingest_usage, 0);
@@ -247,7 +246,7 @@ static int logs_ingest(int argc, const char **argv)
 	for (size_t want = INGEST_BATCH;;) {
 		const char *nl;
 		size_t cut;
-		int64_t next;
+		int64_t next = 0;
 		int rc;
 
 		while (!eof && buf.len < want) {
@@ -286,7 +285,6 @@ static int logs_ingest(int argc, const char **argv)
 	}
 	service_close(&svc);
 	strbuf_release(&buf);
-	log_debug("sent lines %" PRId64 " to %" PRId64, first, seq - 1);
 	out_result(json_pack("{s:I, s:I}", "lines", (json_int_t)lines, "next_seq", (json_int_t)seq));
 	return 0;
 }
@@ -307,8 +305,8 @@ static void print_line(json_t *e)
 	strbuf_release(&sb);
 }
 
-/* One page: its lines printed, the cursor after them, whether more are waiting. */
-static int query_page(struct service *svc, const char *params, int64_t limit, struct strbuf *cursor,
+/* One page of the query at base: its lines printed, the cursor after them, whether more wait. */
+static int query_page(struct service *svc, const char *base, int64_t limit, struct strbuf *cursor,
 		      bool *more, int64_t *printed)
 {
 	struct http_client_response resp = HTTP_CLIENT_RESPONSE_INIT;
@@ -319,7 +317,7 @@ static int query_page(struct service *svc, const char *params, int64_t limit, st
 	int rc, has_more;
 
 	xsnprintf(n, sizeof(n), "%" PRId64, limit);
-	strbuf_addf(&url, "%s%s", svc->url.buf, params);
+	strbuf_addstr(&url, base);
 	add_param(&url, "limit", n);
 	add_param(&url, "after", cursor->len ? cursor->buf : NULL);
 	rc = http_client_do(svc->http, &(struct http_client_request){ .url = url.buf,
@@ -375,7 +373,7 @@ static int logs_query(int argc, const char **argv)
 		OPT_JSON(),
 		OPT_END(),
 	};
-	struct strbuf params = STRBUF_INIT, cursor = STRBUF_INIT;
+	struct strbuf base = STRBUF_INIT, cursor = STRBUF_INIT;
 	struct service svc;
 	int64_t printed = 0;
 
@@ -389,19 +387,18 @@ static int logs_query(int argc, const char **argv)
 	if (follow && limit)
 		usage_msg(logs_query_usage, options, "--follow and --limit do not go together");
 	service_open(&svc, token_file);
-	strbuf_addch(&params, '?');
-	add_param(&params, "org", org);
-	add_param(&params, "repo", repo);
-	add_param(&params, "job", job);
-	add_param(&params, "since", since);
-	add_param(&params, "until", until);
-	add_param(&params, "grep", grep);
-	strbuf_remove(&params, 0, 1);
+	strbuf_addbuf(&base, &svc.url);
+	add_param(&base, "org", org);
+	add_param(&base, "repo", repo);
+	add_param(&base, "job", job);
+	add_param(&base, "since", since);
+	add_param(&base, "until", until);
+	add_param(&base, "grep", grep);
 	for (;;) {
 		int64_t page = limit && limit - printed < LOG_QUERY_LIMIT_MAX ? limit - printed :
 			       LOG_QUERY_LIMIT_MAX;
 		bool more = false;
-		int rc = query_page(&svc, params.buf, page, &cursor, &more, &printed);
+		int rc = query_page(&svc, base.buf, page, &cursor, &more, &printed);
 
 		if (rc)
 			die_fail(rc);
@@ -414,7 +411,7 @@ static int logs_query(int argc, const char **argv)
 		sleep_ms(FOLLOW_INTERVAL_MS);
 	}
 	service_close(&svc);
-	strbuf_release(&params);
+	strbuf_release(&base);
 	strbuf_release(&cursor);
 	return 0;
 }

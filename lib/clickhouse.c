@@ -6,7 +6,6 @@
 #include "parse-num.h"
 #include "redact.h"
 
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 /* An INSERT of a whole batch may take a while on a loaded server. */
@@ -124,9 +123,7 @@ void clickhouse_close(struct clickhouse *ch)
 	if (!ch)
 		return;
 	http_client_free(ch->http);
-	for (size_t i = 0; i < ch->headers.nr; i++)
-		OPENSSL_cleanse((char *)ch->headers.v[i], strlen(ch->headers.v[i]));
-	strvec_clear(&ch->headers);
+	strvec_clear_secret(&ch->headers);
 	free(ch->url);
 	free(ch);
 }
