@@ -434,10 +434,13 @@ static void check_orgs(int argc, const char **argv, const char *const *usage, co
 			usage_msg(usage, opts, "'%s' is not an org id ([a-z0-9][a-z0-9-]{0,38})", argv[i]);
 }
 
-static void default_password_dir(const char **dir)
+/* --password-dir, or its default in core.state_dir. */
+static const char *password_dir(const char *opt, struct strbuf *sb)
 {
-	if (!*dir)
-		*dir = xstrfmt("%s/logs-passwords", cfg_str("core.state_dir"));
+	if (opt)
+		return opt;
+	strbuf_addf(sb, "%s/logs-passwords", cfg_str("core.state_dir"));
+	return sb->buf;
 }
 
 /*
@@ -456,8 +459,11 @@ static void password_hash(const char *dir, const char *user, char hex[2 * 32 + 1
 	strbuf_addf(&path, "%s/%s.password", dir, user);
 	fd = open(path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
-		if (fstat(fd, &st) < 0 || (st.st_mode & 077))
-			die_code(EXIT_PERM, "%s is readable by others; chmod 600 it", path.buf);
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			die_code(EXIT_FAIL, "%s is not a regular file", path.buf);
+		if (st.st_mode & 077)
+			die_code(EXIT_PERM, "%s is open to group or others (mode %04o); chmod 600 it",
+				 path.buf, (unsigned)st.st_mode & 07777);
 		if (strbuf_read_fd(&pw, fd, 1024) < 0)
 			die_errno("cannot read %s", path.buf);
 		close(fd);
@@ -488,29 +494,28 @@ static void password_hash(const char *dir, const char *user, char hex[2 * 32 + 1
 static int logs_schema(int argc, const char **argv)
 {
 	int clickhouse = 0, row_policy = 0, per_org = 0;
-	const char *password_dir = NULL;
+	const char *pw_opt = NULL, *pw_dir, *db;
 	const struct option options[] = {
 		OPT_BOOL(0, "clickhouse", &clickhouse, "ClickHouse's schema, not the store's"),
 		OPT_BOOL(0, "row-policy", &row_policy, "row policies and a readonly user per org"),
 		OPT_BOOL(0, "per-org-databases", &per_org, "a database per org, copied by a view"),
-		OPT_STRING(0, "password-dir", &password_dir, "DIR", "the users' passwords, one file each"),
+		OPT_STRING(0, "password-dir", &pw_opt, "DIR", "the users' passwords, one file each"),
 		OPT_END(),
 	};
 	struct strvec stmts = STRVEC_INIT;
-	struct strbuf out = STRBUF_INIT;
-	const char *db;
+	struct strbuf out = STRBUF_INIT, pw_sb = STRBUF_INIT;
 
 	argc = parse_options(argc, argv, options, logs_schema_usage, 0);
 	if (row_policy + per_org > 1 || ((row_policy || per_org) && clickhouse))
 		usage_msg(logs_schema_usage, options, "--clickhouse, --row-policy and --per-org-databases "
 			  "do not go together");
-	if (password_dir && !row_policy)
+	if (pw_opt && !row_policy)
 		usage_msg(logs_schema_usage, options, "--password-dir goes with --row-policy");
 	if (row_policy || per_org)
 		check_orgs(argc, argv, logs_schema_usage, options);
 	else if (argc)
 		usage_msg(logs_schema_usage, options, "too many arguments");
-	default_password_dir(&password_dir);
+	pw_dir = password_dir(pw_opt, &pw_sb);
 	db = cfg_str("logs.clickhouse_database");
 	for (int i = 0; i < argc; i++) {
 		struct strbuf user = STRBUF_INIT;
@@ -521,7 +526,7 @@ static int logs_schema(int argc, const char **argv)
 			continue;
 		}
 		logs_ch_org_name(&user, db, argv[i]);
-		password_hash(password_dir, user.buf, hash);
+		password_hash(pw_dir, user.buf, hash);
 		logs_ch_row_policy(&stmts, db, argv[i], hash);
 		strbuf_release(&user);
 	}
@@ -542,6 +547,7 @@ static int logs_schema(int argc, const char **argv)
 	out_textf("%s", out.buf);
 	out_result(xjson_string(out.buf));
 	strbuf_release(&out);
+	strbuf_release(&pw_sb);
 	strvec_clear(&stmts);
 	return 0;
 }
@@ -617,22 +623,24 @@ static void migrate_per_org(int argc, const char **argv, const char *password_di
 static int logs_migrate(int argc, const char **argv)
 {
 	int per_org = 0;
-	const char *password_dir = NULL;
+	const char *pw_opt = NULL;
 	const struct option options[] = {
 		OPT_BOOL(0, "per-org-databases", &per_org, "also a database per org, copied by a view"),
-		OPT_STRING(0, "password-dir", &password_dir, "DIR", "the users' passwords, one file each"),
+		OPT_STRING(0, "password-dir", &pw_opt, "DIR", "the users' passwords, one file each"),
 		OPT_END(),
 	};
 	struct log_sink *sink;
 	int rc;
 
 	argc = parse_options(argc, argv, options, logs_migrate_usage, 0);
-	if (password_dir && !per_org)
+	if (pw_opt && !per_org)
 		usage_msg(logs_migrate_usage, options, "--password-dir goes with --per-org-databases");
 	if (per_org) {
+		struct strbuf pw_sb = STRBUF_INIT;
+
 		check_orgs(argc, argv, logs_migrate_usage, options);
-		default_password_dir(&password_dir);
-		migrate_per_org(argc, argv, password_dir);
+		migrate_per_org(argc, argv, password_dir(pw_opt, &pw_sb));
+		strbuf_release(&pw_sb);
 		return 0;
 	}
 	if (argc)
