@@ -208,11 +208,12 @@ refused() {
 	for_each_sink refused
 }
 
-@test "invalid UTF-8 and NUL bytes are stored as U+FFFD" {
-	_store_sqlite
-	SINK=sqlite
-	logs_serve_start
+not_utf8() {
 	printf 'a\xffb\x00c\n' | logs_post acme-push 'seq=0' >/dev/null
 	logs_wait_count acme-pull 1
 	[ "$(logs_lines acme-pull | jq -r .line)" = $'a\xef\xbf\xbdb\xef\xbf\xbdc' ]
+}
+
+@test "invalid UTF-8 and NUL bytes are stored as U+FFFD, on every sink" {
+	for_each_sink not_utf8
 }
