@@ -22,6 +22,7 @@ static const struct cmd_struct commands[] = {
 	{ "job", cmd_job, "queue, claim and finish jobs" },
 	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
 	{ "lease", cmd_lease, "acquire, renew, release and hold job leases" },
+	{ "logs", cmd_logs, "ingest and query job logs, and manage their tables" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
 	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "http-server.h"
 #include "log.h"
+#include "logs-service.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "parse-options.h"
@@ -105,23 +106,25 @@ static void jwks_fini(void)
  * The services of `nimbus serve`, in one process on one address. Each one
  * opens what it needs and adds its routes in init() (0, or a fail() code),
  * and releases it in fini() once the server has stopped; a new service
- * appends its line. The base services run in `nimbus SERVICE serve` too.
+ * appends its line. `nimbus SERVICE serve` runs the named one alone,
+ * beside those marked always.
  */
 static const struct service {
 	const char *name;
 	int (*init)(struct http_server *srv);
 	void (*fini)(void);
-	bool base;
+	bool always;
 } services[] = {
 	{ "store", store_init, NULL, true },
 	{ "health", health_init, NULL, true },
 	{ "jwks", jwks_init, jwks_fini, false },
 	{ "cache", cache_service_init, cache_service_fini, false },
+	{ "logs", logs_service_init, logs_service_fini, false },
 };
 
-static bool enabled(const struct service *s, const char *only)
+static bool wanted(const struct service *s, const char *only)
 {
-	return !only || s->base || !strcmp(s->name, only);
+	return !only || s->always || !strcmp(s->name, only);
 }
 
 static void listening(struct http_server *srv, const char *only)
@@ -130,7 +133,7 @@ static void listening(struct http_server *srv, const char *only)
 
 	http_server_address(srv, &addr);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-		if (enabled(&services[i], only))
+		if (wanted(&services[i], only))
 			strbuf_addf(&names, "%s%s", names.len ? "," : "", services[i].name);
 	log_kv(LOG_INFO, "listening", "address", addr.buf, "services", names.buf, NULL);
 	strbuf_release(&addr);
@@ -139,10 +142,10 @@ static void listening(struct http_server *srv, const char *only)
 
 int cmd_serve(int argc, const char **argv)
 {
-	return serve_services(argc, argv, serve_usage, NULL);
+	return serve_main(argc, argv, serve_usage, NULL);
 }
 
-int serve_services(int argc, const char **argv, const char *const *usage, const char *only)
+int serve_main(int argc, const char **argv, const char *const *usage, const char *only)
 {
 	const char *address = NULL, *format = NULL;
 	const struct option options[] = {
@@ -172,23 +175,26 @@ int serve_services(int argc, const char **argv, const char *const *usage, const 
 	if (!address && parse_host_port(cfg_str("serve.listen"), &ss, &len, &err))
 		BUG("serve.listen passed its check but does not parse: %s", err.buf);
 
+	/*
+	 * Blocked before any thread starts (the workers, a service's own), so
+	 * that they inherit the mask and sigwait() gets them.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* the address first: a port in use is the likeliest mistake, and the cheapest to find */
 	srv = http_server_new();
+	rc = http_server_listen(srv, (struct sockaddr *)&ss, len);
+	if (rc)
+		die_fail(rc);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
-		if (!enabled(&services[i], only))
+		if (!wanted(&services[i], only))
 			continue;
 		rc = services[i].init(srv);
 		if (rc)
 			die_fail(rc);
 	}
-	rc = http_server_listen(srv, (struct sockaddr *)&ss, len);
-	if (rc)
-		die_fail(rc);
-
-	/* blocked before the workers start, so that they inherit the mask and sigwait() gets them */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	rc = http_server_start(srv);
 	if (rc)
 		die_fail(rc);
@@ -203,7 +209,7 @@ int serve_services(int argc, const char **argv, const char *const *usage, const 
 	log_kv(LOG_INFO, "stopped", NULL);
 	http_server_free(srv);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-		if (enabled(&services[i], only) && services[i].fini)
+		if (wanted(&services[i], only) && services[i].fini)
 			services[i].fini();
 	strbuf_release(&err);
 	return 0;

@@ -31,35 +31,6 @@ static bool valid_audience(const char *aud)
 	return false;
 }
 
-/* Printable ASCII without blanks, 1 to max bytes. */
-static bool valid_word(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > max)
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return false;
-	return true;
-}
-
-/* OWNER/NAME as GitHub allows them. */
-static bool valid_repo(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	size_t owner;
-
-	if (!slash)
-		return false;
-	owner = slash - s;
-	if (!owner || owner > 39 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != owner)
-		return false;
-	s = slash + 1;
-	return *s && strlen(s) <= 100 && strcmp(s, ".") && strcmp(s, "..") &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(s);
-}
-
 static void check_scopes(const struct strvec *scopes, const char *const *usage, const struct option *opts)
 {
 	for (size_t i = 0; i < scopes->nr; i++)
@@ -148,13 +119,13 @@ static int token_mint_cmd(int argc, const char **argv)
 	check_scopes(&scopes, token_mint_usage, options);
 	if (aud && !valid_audience(aud))
 		usage_msg(token_mint_usage, options, "--aud wants cache, registry, logs or agent");
-	if (sub && !valid_word(sub, 256))
+	if (sub && !token_word_valid(sub, 256))
 		usage_msg(token_mint_usage, options, "--sub wants 1 to 256 printable characters");
-	if (repo && !valid_repo(repo))
+	if (repo && !repo_valid(repo))
 		usage_msg(token_mint_usage, options, "--repo wants OWNER/NAME");
-	if (job && !valid_word(job, 128))
+	if (job && !token_word_valid(job, TOKEN_WORD_MAX))
 		usage_msg(token_mint_usage, options, "--job wants 1 to 128 printable characters");
-	if (runner && !valid_word(runner, 128))
+	if (runner && !token_word_valid(runner, TOKEN_WORD_MAX))
 		usage_msg(token_mint_usage, options, "--runner wants 1 to 128 printable characters");
 	max_ttl = cfg_int("token.max_ttl");
 	if (ttl > max_ttl)

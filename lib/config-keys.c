@@ -1,4 +1,5 @@
 #include "common.h"
+#include "clickhouse.h"
 #include "config.h"
 #include "github.h"
 #include "netaddr.h"
@@ -185,6 +186,45 @@ static int check_labels(const char *v, struct strbuf *err)
 	return check_list(v, is_label, "a label", err);
 }
 
+static void default_logs_sink(struct strbuf *out)
+{
+	strbuf_addstr(out, *cfg_str("logs.clickhouse_url") ? "clickhouse" : "store");
+}
+
+static void default_spool_dir(struct strbuf *out)
+{
+	strbuf_addf(out, "%s/logs-spool", cfg_str("core.state_dir"));
+}
+
+static void default_logs_url(struct strbuf *out)
+{
+	strbuf_addf(out, "http://%s", cfg_str("serve.listen"));
+}
+
+static int check_clickhouse_database(const char *v, struct strbuf *err)
+{
+	if (clickhouse_ident_valid(v) && !strchr(v, '-'))
+		return 0;
+	strbuf_addstr(err, "wants 1 to 64 of A-Z, a-z, 0-9 and _");
+	return -1;
+}
+
+/* Sizes below 4K make no sense for a spool and its segments. */
+static int check_4k(const char *v, struct strbuf *err)
+{
+	uint64_t n;
+
+	if (!parse_size(v, &n) && n >= 4096)
+		return 0;
+	strbuf_addstr(err, "wants 4K or more");
+	return -1;
+}
+
+static int check_absolute_or_empty(const char *v, struct strbuf *err)
+{
+	return *v ? check_absolute(v, err) : 0;
+}
+
 const struct cfg_key cfg_keys[] = {
 	{ .name = "cache.backend", .type = CFG_ENUM, .def = "auto", .choices = "auto|local|s3",
 	  .help = "where cache objects live (auto: s3 when cache.s3_endpoint is set)" },
@@ -242,6 +282,28 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "default lease TTL of lease and job commands" },
 	{ .name = "log.format", .type = CFG_ENUM, .def = "text", .choices = "text|json",
 	  .help = "log format of daemons" },
+	{ .name = "logs.batch_bytes", .type = CFG_SIZE, .def = "4M", .check = check_4k,
+	  .help = "lines stored in one batch at most" },
+	{ .name = "logs.clickhouse_credentials_file", .type = CFG_PATH, .check = check_absolute_or_empty,
+	  .help = "USER:PASSWORD for ClickHouse, mode 0600" },
+	{ .name = "logs.clickhouse_database", .type = CFG_STRING, .def = "nimbus",
+	  .check = check_clickhouse_database, .help = "ClickHouse database of the logs table" },
+	{ .name = "logs.clickhouse_url", .type = CFG_URL, .check = check_http_url,
+	  .help = "ClickHouse's HTTP interface" },
+	{ .name = "logs.flush_interval", .type = CFG_SECONDS, .def = "1", .min = 1, .max = 3600,
+	  .help = "longest wait before received lines are stored" },
+	{ .name = "logs.max_body", .type = CFG_SIZE, .def = "4M",
+	  .help = "largest POST /logs body" },
+	{ .name = "logs.retention_days", .type = CFG_INT, .def = "90", .min = 1, .max = 36500,
+	  .help = "days a line is kept" },
+	{ .name = "logs.sink", .type = CFG_ENUM, .def_fn = default_logs_sink, .choices = "store|clickhouse",
+	  .help = "where lines are kept (default: clickhouse when logs.clickhouse_url is set)" },
+	{ .name = "logs.spool_dir", .type = CFG_PATH, .def_fn = default_spool_dir, .check = check_absolute,
+	  .help = "durable queue of received lines" },
+	{ .name = "logs.spool_max", .type = CFG_SIZE, .def = "1G", .check = check_4k,
+	  .help = "spool size at which POST /logs answers 503" },
+	{ .name = "logs.url", .type = CFG_URL, .def_fn = default_logs_url, .check = check_http_url,
+	  .help = "the log service, for nimbus logs query and ingest" },
 	{ .name = "redis.timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,
 	  .help = "Redis connect and command timeout" },
 	{ .name = "redis.url", .type = CFG_URL, .check = check_redis_url,

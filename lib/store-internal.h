@@ -91,6 +91,12 @@ struct store_ops {
 	/* meta: a JSON object. */
 	int (*job_set_meta)(struct store *st, const char *id, int64_t fence, const char *meta);
 
+	/* Inside a write transaction; *added: how many lines were new. */
+	int (*logs_insert)(struct store *st, struct log_batch *const *batches, size_t nr,
+			   int64_t *added);
+	int (*logs_query)(struct store *st, const struct log_query *q, json_t *rows);
+	int (*logs_prune)(struct store *st, int64_t before, int limit);
+
 	/* put and delete run inside a write transaction (store.c opens one). */
 	int (*cache_put)(struct store *st, const char *org, const char *key, int64_t size,
 			 int64_t at_ms, int64_t *org_bytes);

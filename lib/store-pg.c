@@ -936,6 +936,172 @@ static int pg_job_set_meta(struct store *st, const char *id, int64_t fence, cons
 	return pg_changes(pg(st), sql, 3, (const char *[]){ id, fmt_i64(f, sizeof(f), fence), meta });
 }
 
+/* A field of COPY's text format: backslash, tab and line ends escaped. */
+static void copy_field(struct strbuf *sb, const char *s, size_t len, int end)
+{
+	for (size_t i = 0; i < len; i++) {
+		size_t run = i;
+
+		while (i < len && s[i] != '\\' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			i++;
+		strbuf_add(sb, s + run, i - run);
+		if (i == len)
+			break;
+		strbuf_addch(sb, '\\');
+		strbuf_addch(sb, s[i] == '\t' ? 't' : s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : '\\');
+	}
+	strbuf_addch(sb, end);
+}
+
+/* Wait for the end of a COPY: 0, or -code. */
+static int copy_result(struct pg_store *p)
+{
+	PGresult *res;
+	int rc = 0;
+
+	while ((res = PQgetResult(p->conn))) {
+		if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pg_fail(p, res);
+		PQclear(res);
+	}
+	return rc;
+}
+
+#define COPY_CHUNK (1 << 20)
+
+/* The rows through COPY into a temporary table, then in with ON CONFLICT DO NOTHING. */
+static int pg_copy_logs(struct pg_store *p, struct log_batch *const *batches, size_t nr)
+{
+	static const char copy_sql[] =
+		"COPY logs_in (org_id, repo_id, job_id, seq, runner_id, ts, stream, line) FROM STDIN";
+	struct strbuf buf = STRBUF_INIT;
+	PGresult *res = PQexec(p->conn, copy_sql);
+	bool sent = true;
+	int rc;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return pg_check(p, res);
+	PQclear(res);
+	for (size_t i = 0; i < nr && sent; i++) {
+		const struct log_batch *b = batches[i];
+
+		for (size_t j = 0; j < b->nr && sent; j++) {
+			const struct log_row *r = &b->rows[j];
+
+			copy_field(&buf, b->id.org, strlen(b->id.org), '\t');
+			copy_field(&buf, b->id.repo, strlen(b->id.repo), '\t');
+			copy_field(&buf, b->id.job, strlen(b->id.job), '\t');
+			strbuf_addf(&buf, "%" PRId64 "\t", r->seq);
+			copy_field(&buf, b->id.runner, strlen(b->id.runner), '\t');
+			strbuf_addf(&buf, "%" PRId64 "\t%d\t", r->ts, r->stream);
+			copy_field(&buf, log_row_line(b, r), r->len, '\n');
+			if (buf.len >= COPY_CHUNK) {
+				sent = PQputCopyData(p->conn, buf.buf, buf.len) == 1;
+				strbuf_reset(&buf);
+			}
+		}
+	}
+	if (sent && buf.len)
+		sent = PQputCopyData(p->conn, buf.buf, buf.len) == 1;
+	strbuf_release(&buf);
+	if (PQputCopyEnd(p->conn, sent ? NULL : "aborted") != 1)
+		sent = false;
+	rc = copy_result(p);
+	if (!rc && !sent)
+		rc = fail_conn(EXIT_UNAVAILABLE, "lost the connection to", p->base.url, p->conn);
+	return rc;
+}
+
+static int pg_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr,
+			  int64_t *added)
+{
+	static const char temp_sql[] =
+		"CREATE TEMP TABLE IF NOT EXISTS logs_in (LIKE logs) ON COMMIT DELETE ROWS";
+	static const char insert_sql[] = "INSERT INTO logs SELECT * FROM logs_in ON CONFLICT DO NOTHING";
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int rc = pg_exec(st, temp_sql);
+
+	if (!rc)
+		rc = pg_copy_logs(p, batches, nr);
+	if (rc)
+		return rc;
+	res = PQexec(p->conn, insert_sql);
+	if (!pg_ok(res))
+		return pg_check(p, res);
+	if (parse_i64(PQcmdTuples(res), 0, INT64_MAX, added))
+		rc = fail(EXIT_FAIL, "postgres: '%s' is not a row count", PQcmdTuples(res));
+	PQclear(res);
+	return rc;
+}
+
+/* As in store-sqlite.c: one statement per combination of the repo and job filters. */
+#define PG_LOGS_SELECT \
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = $1 " \
+	"AND ts >= $2 AND ts < $3 AND ($4::text IS NULL OR strpos(line, $4) > 0) "
+#define PG_LOGS_ORDER "ORDER BY ts, repo_id, job_id, seq "
+
+static int pg_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	static const char *const sql[] = {
+		PG_LOGS_SELECT "AND (ts, repo_id, job_id, seq) > ($5, $6, $7, $8) " PG_LOGS_ORDER "LIMIT $9",
+		PG_LOGS_SELECT "AND repo_id = $5 AND (ts, repo_id, job_id, seq) > ($6, $7, $8, $9) "
+		PG_LOGS_ORDER "LIMIT $10",
+		PG_LOGS_SELECT "AND job_id = $5 AND (ts, repo_id, job_id, seq) > ($6, $7, $8, $9) "
+		PG_LOGS_ORDER "LIMIT $10",
+		PG_LOGS_SELECT "AND repo_id = $5 AND job_id = $6 AND (ts, seq) > ($7, $8) "
+		PG_LOGS_ORDER "LIMIT $9",
+	};
+	struct log_param p[LOG_QUERY_PARAMS_MAX];
+	char ints[LOG_QUERY_PARAMS_MAX][24];
+	const char *values[LOG_QUERY_PARAMS_MAX];
+	int variant;
+	size_t n = log_query_params(q, p, &variant);
+	PGresult *res;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		values[i] = p[i].s;
+		if (p[i].is_int) {
+			xsnprintf(ints[i], sizeof(ints[i]), "%" PRId64, p[i].i);
+			values[i] = ints[i];
+		}
+	}
+	rc = pg_query(pg(st), sql[variant], n, values, &res);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t ts, seq, stream;
+
+		if (parse_i64(PQgetvalue(res, i, 3), 0, LOG_TS_MAX, &ts) ||
+		    parse_i64(PQgetvalue(res, i, 4), 0, LOG_SEQ_MAX, &seq) ||
+		    parse_i64(PQgetvalue(res, i, 5), LOG_STREAM_STDOUT, LOG_STREAM_STDERR, &stream)) {
+			rc = fail(EXIT_FAIL, "postgres: a log line with a bad ts, seq or stream");
+			break;
+		}
+		json_array_append_new(rows, log_entry_json(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), ts, seq, stream, PQgetvalue(res, i, 6),
+			PQgetlength(res, i, 6)));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_logs_prune(struct store *st, int64_t before, int limit)
+{
+	static const char sql[] =
+		"WITH d AS (DELETE FROM logs WHERE ctid = ANY(ARRAY(SELECT ctid FROM logs "
+		"WHERE ts < $1 LIMIT $2)) RETURNING 1) SELECT count(*) FROM d";
+	char b[24], l[16];
+	int64_t n;
+	int rc;
+
+	xsnprintf(b, sizeof(b), "%" PRId64, before);
+	xsnprintf(l, sizeof(l), "%d", limit);
+	rc = pg_query_int64(pg(st), sql, 2, (const char *[]){ b, l }, &n);
+	return rc ? rc : (int)n;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.begin_sql = { "BEGIN READ ONLY", "BEGIN" },
@@ -965,6 +1131,9 @@ static const struct store_ops pg_ops = {
 	.job_claim = pg_job_claim,
 	.job_finish = pg_job_finish,
 	.job_set_meta = pg_job_set_meta,
+	.logs_insert = pg_logs_insert,
+	.logs_query = pg_logs_query,
+	.logs_prune = pg_logs_prune,
 	.cache_put = pg_cache_put,
 	.cache_delete = pg_cache_delete,
 	.cache_touch = pg_cache_touch,

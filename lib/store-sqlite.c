@@ -724,6 +724,97 @@ static int sq_job_set_meta(struct store *st, const char *id, int64_t fence, cons
 	return rc ? rc : sq_changes(s, stmt);
 }
 
+static int sq_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr,
+			  int64_t *added)
+{
+	static const char sql[] =
+		"INSERT INTO logs (org_id, repo_id, job_id, seq, runner_id, ts, stream, line) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+	struct sq_store *s = sq(st);
+
+	*added = 0;
+	for (size_t i = 0; i < nr; i++) {
+		const struct log_batch *b = batches[i];
+
+		for (size_t j = 0; j < b->nr; j++) {
+			const struct log_row *r = &b->rows[j];
+			sqlite3_stmt *stmt;
+			int rc = sq_stmt(s, sql, &stmt, "tttitii", b->id.org, b->id.repo, b->id.job, r->seq,
+					 b->id.runner, r->ts, (int64_t)r->stream);
+
+			if (!rc && sqlite3_bind_text(stmt, 8, log_row_line(b, r), r->len, SQLITE_STATIC))
+				rc = sq_fail(s, sqlite3_errcode(s->db));
+			if (!rc)
+				rc = sq_step(s, stmt, NULL);
+			if (rc < 0)
+				return rc;
+			*added += sqlite3_changes(s->db);
+		}
+	}
+	return 0;
+}
+
+/*
+ * One statement per combination of the repo and job filters, so that
+ * the page comes from an index in order (log_query_params()).
+ */
+#define SQ_LOGS_SELECT \
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = ?1 " \
+	"AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR instr(line, ?4) > 0) "
+#define SQ_LOGS_ORDER "ORDER BY ts, repo_id, job_id, seq "
+
+static int sq_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	static const char *const sql[] = {
+		SQ_LOGS_SELECT "AND (ts, repo_id, job_id, seq) > (?5, ?6, ?7, ?8) " SQ_LOGS_ORDER "LIMIT ?9",
+		SQ_LOGS_SELECT "AND repo_id = ?5 AND (ts, repo_id, job_id, seq) > (?6, ?7, ?8, ?9) "
+		SQ_LOGS_ORDER "LIMIT ?10",
+		SQ_LOGS_SELECT "AND job_id = ?5 AND (ts, repo_id, job_id, seq) > (?6, ?7, ?8, ?9) "
+		SQ_LOGS_ORDER "LIMIT ?10",
+		SQ_LOGS_SELECT "AND repo_id = ?5 AND job_id = ?6 AND (ts, seq) > (?7, ?8) "
+		SQ_LOGS_ORDER "LIMIT ?9",
+	};
+	struct log_param p[LOG_QUERY_PARAMS_MAX];
+	struct sq_store *s = sq(st);
+	int variant;
+	size_t n = log_query_params(q, p, &variant);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql[variant], &stmt, ""), step = SQLITE_OK;
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && step == SQLITE_OK; i++)
+		step = p[i].is_int ? sqlite3_bind_int64(stmt, i + 1, p[i].i) :
+		       sqlite3_bind_text(stmt, i + 1, p[i].s, -1, SQLITE_STATIC);
+	while (step == SQLITE_OK || step == SQLITE_ROW) {
+		step = sqlite3_step(stmt);
+		if (step != SQLITE_ROW)
+			break;
+		json_array_append_new(rows, log_entry_json(
+			(const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+			(const char *)sqlite3_column_text(stmt, 2), sqlite3_column_int64(stmt, 3),
+			sqlite3_column_int64(stmt, 4), sqlite3_column_int(stmt, 5),
+			(const char *)sqlite3_column_text(stmt, 6), sqlite3_column_bytes(stmt, 6)));
+	}
+	rc = step == SQLITE_DONE ? 0 : sq_fail(s, step);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int sq_logs_prune(struct store *st, int64_t before, int limit)
+{
+	static const char sql[] =
+		"DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE ts < ?1 LIMIT ?2)";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ii", before, (int64_t)limit);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : sqlite3_changes(s->db);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -753,6 +844,9 @@ static const struct store_ops sqlite_ops = {
 	.job_claim = sq_job_claim,
 	.job_finish = sq_job_finish,
 	.job_set_meta = sq_job_set_meta,
+	.logs_insert = sq_logs_insert,
+	.logs_query = sq_logs_query,
+	.logs_prune = sq_logs_prune,
 	.cache_put = sq_cache_put,
 	.cache_delete = sq_cache_delete,
 	.cache_touch = sq_cache_touch,

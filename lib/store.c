@@ -710,3 +710,29 @@ int store_job_set_meta(struct store *st, const char *id, int64_t fence, const js
 	free(json);
 	return rc;
 }
+
+int store_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr)
+{
+	int64_t added = 0;
+	int rc = store_begin(st, STORE_TX_WRITE);
+
+	if (!rc)
+		rc = st->ops->logs_insert(st, batches, nr, &added);
+	if (!rc)
+		rc = store_commit(st);
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return added > INT_MAX ? INT_MAX : (int)added;
+}
+
+int store_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	return st->ops->logs_query(st, q, rows);
+}
+
+int store_logs_prune(struct store *st, int64_t before, int limit)
+{
+	return st->ops->logs_prune(st, before, limit);
+}

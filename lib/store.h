@@ -3,6 +3,8 @@
 
 #include <jansson.h>
 
+#include "logs.h"
+
 /*
  * The metadata store: SQLite (sqlite:PATH, one host) or PostgreSQL
  * (postgres://..., a fleet), chosen by store.url. The interface speaks
@@ -248,5 +250,17 @@ int store_job_finish(struct store *st, const char *id, int64_t fence, enum job_s
 		     const char *reason);
 /* Merge meta (an object of strings) into the job's: 1 written, 0 refused. */
 int store_job_set_meta(struct store *st, const char *id, int64_t fence, const json_t *meta);
+
+/*
+ * Job logs (logs.h), for the store sink. Insert stores each (org, repo,
+ * job, seq) once, in one transaction, leaving a line stored before
+ * alone; it returns how many lines were new. Query appends the lines q
+ * asks for to rows, as log_entry_json() objects in (ts, repo, job, seq)
+ * order. Prune deletes at most limit lines older than before (seconds)
+ * and returns how many it deleted.
+ */
+int store_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr);
+int store_logs_query(struct store *st, const struct log_query *q, json_t *rows);
+int store_logs_prune(struct store *st, int64_t before, int limit);
 
 #endif

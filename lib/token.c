@@ -38,6 +38,35 @@ bool scope_valid(const char *s)
 	return false;
 }
 
+bool token_word_valid(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > max)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+bool repo_valid(const char *s)
+{
+	static const char owner_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
+	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+	const char *slash = strchr(s, '/');
+	size_t owner;
+
+	if (!slash)
+		return false;
+	owner = slash - s;
+	if (!owner || owner > 39 || strspn(s, owner_chars) != owner)
+		return false;
+	s = slash + 1;
+	return *s && strlen(s) <= 100 && strcmp(s, ".") && strcmp(s, "..") &&
+	       strspn(s, name_chars) == strlen(s);
+}
+
 static void add_optional(json_t *obj, const char *name, const char *value)
 {
 	if (value)
