@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "parse-options.h"
+#include "registry.h"
 #include "store.h"
 #include "token.h"
 
@@ -97,7 +98,7 @@ static int jwks_init(struct http_server *srv)
 /*
  * The services of `nimbus serve`, in one process on one address. Each one
  * opens what it needs and adds its routes in init() (0, or a fail() code);
- * a new service appends its line.
+ * a new service appends its line. `nimbus SERVICE serve` runs a few of them.
  */
 static const struct service {
 	const char *name;
@@ -106,21 +107,38 @@ static const struct service {
 	{ "store", store_init },
 	{ "health", health_init },
 	{ "jwks", jwks_init },
+	{ "registry", registry_service_init },
 };
 
-static void listening(struct http_server *srv)
+static bool wanted(const char *name, const char *const *names)
+{
+	if (!names)
+		return true;
+	for (; *names; names++)
+		if (!strcmp(*names, name))
+			return true;
+	return false;
+}
+
+static void listening(struct http_server *srv, const char *const *wanted_names)
 {
 	struct strbuf addr = STRBUF_INIT, names = STRBUF_INIT;
 
 	http_server_address(srv, &addr);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-		strbuf_addf(&names, "%s%s", i ? "," : "", services[i].name);
+		if (wanted(services[i].name, wanted_names))
+			strbuf_addf(&names, "%s%s", names.len ? "," : "", services[i].name);
 	log_kv(LOG_INFO, "listening", "address", addr.buf, "services", names.buf, NULL);
 	strbuf_release(&addr);
 	strbuf_release(&names);
 }
 
 int cmd_serve(int argc, const char **argv)
+{
+	return serve_services(argc, argv, serve_usage, NULL);
+}
+
+int serve_services(int argc, const char **argv, const char *const *usage, const char *const *names)
 {
 	const char *address = NULL, *format = NULL;
 	const struct option options[] = {
@@ -136,13 +154,13 @@ int cmd_serve(int argc, const char **argv)
 	sigset_t set;
 	int rc, sig, left;
 
-	argc = parse_options(argc, argv, options, serve_usage, 0);
+	argc = parse_options(argc, argv, options, usage, 0);
 	if (argc)
-		usage_msg(serve_usage, options, "too many arguments");
+		usage_msg(usage, options, "too many arguments");
 	if (format && (log_parse_format(format, &fmt) || fmt == LOG_FORMAT_CLI))
-		usage_msg(serve_usage, options, "option '--log-format': '%s' is not text or json", format);
+		usage_msg(usage, options, "option '--log-format': '%s' is not text or json", format);
 	if (address && parse_host_port(address, &ss, &len, &err))
-		usage_msg(serve_usage, options, "option '--listen': %s", err.buf);
+		usage_msg(usage, options, "option '--listen': %s", err.buf);
 
 	if (!format && log_parse_format(cfg_str("log.format"), &fmt))
 		BUG("log.format passed its check but does not parse");
@@ -152,6 +170,8 @@ int cmd_serve(int argc, const char **argv)
 
 	srv = http_server_new();
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
+		if (!wanted(services[i].name, names))
+			continue;
 		rc = services[i].init(srv);
 		if (rc)
 			die_fail(rc);
@@ -168,7 +188,7 @@ int cmd_serve(int argc, const char **argv)
 	rc = http_server_start(srv);
 	if (rc)
 		die_fail(rc);
-	listening(srv);
+	listening(srv, names);
 
 	while (sigwait(&set, &sig))
 		;

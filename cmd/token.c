@@ -94,32 +94,6 @@ static void ratelimit(const struct strvec *scopes)
 	strvec_clear(&seen);
 }
 
-/* The private key of the current key. */
-static struct jose_key *signing_key(int64_t now)
-{
-	struct keydir kd;
-	struct keyset ks = KEYSET_INIT;
-	struct keyset_key *cur;
-	struct jose_key *k = NULL;
-	int rc = keydir_open(&kd, cfg_str("keys.dir"), false);
-
-	if (!rc)
-		rc = keydir_load(&kd, &ks, NULL);
-	if (!rc) {
-		keyset_states(&ks, now);
-		cur = keyset_current(&ks);
-		if (cur)
-			rc = keydir_read_private(&kd, cur, &k);
-		else
-			rc = fail(EXIT_NOTFOUND, "no current key in %s; run 'nimbus key rotate'", kd.path);
-	}
-	keydir_close(&kd);
-	keyset_release(&ks);
-	if (rc)
-		die_fail(rc);
-	return k;
-}
-
 static int token_mint_cmd(int argc, const char **argv)
 {
 	struct strvec scopes = STRVEC_INIT;
@@ -165,7 +139,9 @@ static int token_mint_cmd(int argc, const char **argv)
 	ratelimit(&scopes);
 
 	now = now_ms() / 1000;
-	k = signing_key(now);
+	rc = keydir_signing_key(cfg_str("keys.dir"), now, &k);
+	if (rc)
+		die_fail(rc);
 	spec.iss = cfg_str("token.issuer");
 	spec.aud = aud;
 	spec.sub = sub;
