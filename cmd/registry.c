@@ -271,7 +271,7 @@ static int robot_set(int argc, const char **argv)
 	if (rc)
 		die_store(st, rc);
 	store_close(st);
-	doc = json_pack("{s:s, s:s, s:s+s+s, s:o}", "org", argv[0], "name", argv[1],
+	doc = json_pack("{s:s, s:s, s:s++, s:o}", "org", argv[0], "name", argv[1],
 			"username", argv[0], "+", argv[1], "actions", actions_json(actions.buf));
 	if (made)
 		json_object_set_new(doc, "secret", json_string(secret.buf));
@@ -288,7 +288,7 @@ static int robot_set(int argc, const char **argv)
 static void add_robot(void *data, const char *org, const char *name, const char *actions,
 		      int64_t created_ms)
 {
-	json_array_append_new(data, json_pack("{s:s, s:s, s:s+s+s, s:o, s:o}", "org", org, "name", name,
+	json_array_append_new(data, json_pack("{s:s, s:s, s:s++, s:o, s:o}", "org", org, "name", name,
 					      "username", org, "+", name, "actions", actions_json(actions),
 					      "created", xjson_time(created_ms / 1000)));
 }

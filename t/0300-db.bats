@@ -14,8 +14,14 @@ teardown_file() {
 	pg_stop
 }
 
+# The versions of a driver's migrations, in order, one per line (there
+# may be gaps: numbers are handed out before the branches that use them merge).
+migration_versions() {
+	ls "$NIMBUS_SRC/lib/sql/$1" | sed -n 's/^0*\([0-9][0-9]*\)-.*\.sql$/\1/p' | sort -n
+}
+
 latest_version() {
-	ls "$NIMBUS_SRC/lib/sql/$1" | sed -n 's/^0*\([0-9][0-9]*\)-.*\.sql$/\1/p' | sort -n | tail -n 1
+	migration_versions "$1" | tail -n 1
 }
 
 @test "db: -h prints the usage lines, with no configuration at all" {
@@ -58,7 +64,7 @@ status_json() {
 	run nimbus db migrate --json
 	assert_success
 	[ "$(jq -c '[.from, .to, [.applied[] | .version], .applied[0].name]' <<<"$output")" = \
-	  "[0,$latest,[$(seq -s, 1 "$latest")],\"core\"]" ]
+	  "[0,$latest,[$(migration_versions "$STORE_DRIVER" | paste -sd,)],\"core\"]" ]
 	run --separate-stderr nimbus db status --json
 	assert_success
 	[ -z "$stderr" ]
@@ -107,10 +113,11 @@ migrate_concurrently() {
 		wait "${pids[$i]}" || { cat "$dir/err.$((i + 1))"; return 1; }
 	done
 	# Every version applied by exactly one of them; all end at the latest.
-	[ "$(jq -s -c '[.[].applied[].version] | sort' "$dir"/out.*)" = "[$(seq -s, 1 "$latest")]" ]
+	[ "$(jq -s -c '[.[].applied[].version] | sort' "$dir"/out.*)" = \
+	  "[$(migration_versions "$STORE_DRIVER" | paste -sd,)]" ]
 	[ "$(jq -s -c '[.[].to] | unique' "$dir"/out.*)" = "[$latest]" ]
 	[ "$(store_sql 'SELECT count(*), min(version), max(version) FROM schema_migrations' | tr '|' ' ')" = \
-	  "$latest 1 $latest" ]
+	  "$(migration_versions "$STORE_DRIVER" | wc -l) 1 $latest" ]
 }
 
 @test "db migrate: 8 at once end consistent, on each store" {
