@@ -20,6 +20,8 @@
 #define TAGS_MAX 1000
 /* Hash states kept between the requests of upload sessions. */
 #define HASHES_MAX 1024
+/* Upload data is written in pieces of this size, not as the server hands it over. */
+#define WRITE_CHUNK (256 * 1024)
 
 static struct {
 	struct blobdir dir;
@@ -142,7 +144,8 @@ struct call {
 	/* an upload: its data file, held locked while this request writes */
 	char id[OCI_UPLOAD_ID_LEN + 1];
 	int fd;
-	uint64_t size;
+	uint64_t size;		/* received, the unwritten included */
+	struct strbuf unwritten;
 	struct hash_state *hash;
 	bool created;		/* by this request, which must complete it */
 	bool ended;		/* completed or cancelled */
@@ -460,6 +463,7 @@ static void v2_start(struct http_request *req)
 	c->fd = -1;
 	c->claims = (struct token_claims)TOKEN_CLAIMS_INIT;
 	strbuf_init(&c->manifest, 0);
+	strbuf_init(&c->unwritten, 0);
 	req->ctx = c;
 	http_reply_header(req, "Docker-Distribution-API-Version", "registry/2.0");
 	/* the routes are /v2 and /v2/... */
@@ -487,9 +491,18 @@ static void v2_start(struct http_request *req)
 	}
 }
 
+static int write_unwritten(struct call *c)
+{
+	if (write_in_full(c->fd, c->unwritten.buf, c->unwritten.len) < 0)
+		return fail_errno(EXIT_FAIL, "cannot write upload %s", c->id);
+	strbuf_reset(&c->unwritten);
+	return 0;
+}
+
 static void v2_body(struct http_request *req, const char *data, size_t len)
 {
 	struct call *c = req->ctx;
+	int rc;
 
 	switch (c->body) {
 	case BODY_MANIFEST:
@@ -504,8 +517,6 @@ static void v2_body(struct http_request *req, const char *data, size_t len)
 			upload_release(c);
 			oci_error(req, 413, OCI_SIZE_INVALID, "blob larger than %" PRIu64 " bytes",
 				  reg.max_blob);
-		} else if (write_in_full(c->fd, data, len) < 0) {
-			reply_fail(req, c, fail_errno(EXIT_FAIL, "cannot write upload %s", c->id));
 		} else {
 			if (c->hash && c->hash->offset == c->size) {
 				if (!EVP_DigestUpdate(c->hash->ctx, data, len))
@@ -513,6 +524,9 @@ static void v2_body(struct http_request *req, const char *data, size_t len)
 				c->hash->offset += len;
 			}
 			c->size += len;
+			strbuf_add(&c->unwritten, data, len);
+			if (c->unwritten.len >= WRITE_CHUNK && (rc = write_unwritten(c)))
+				reply_fail(req, c, rc);
 		}
 		break;
 	case BODY_NONE:
@@ -921,7 +935,12 @@ static void v2_handler(struct http_request *req)
 {
 	struct call *c = req->ctx;
 	unsigned m = req->method_bit;
+	int rc;
 
+	if (c->body == BODY_UPLOAD && (rc = write_unwritten(c))) {
+		reply_fail(req, c, rc);
+		return;
+	}
 	switch (c->path.endpoint) {
 	case OCI_BASE:
 		http_reply_bytes(req, 200, "application/json", "{}", 2);
@@ -967,6 +986,7 @@ static void v2_done(struct http_request *req)
 	upload_release(c);
 	token_claims_release(&c->claims);
 	strbuf_release(&c->manifest);
+	strbuf_release(&c->unwritten);
 	free(c);
 }
 
