@@ -348,7 +348,6 @@ static int new_upload(struct call *c)
 		return rc;
 	}
 	c->hash = hash_new(c->id);
-	c->created = true;
 	return 0;
 }
 
@@ -404,6 +403,21 @@ static void reply_fail(struct http_request *req, struct call *c, int rc)
 	http_reply_fail(req, rc);
 }
 
+/* A store's answer that is not 0: a missing row as the spec's error e, anything else as a failure. */
+static void store_error(struct http_request *req, int rc, enum oci_error e)
+{
+	if (rc == -EXIT_NOTFOUND)
+		oci_error(req, 404, e, "%s", fail_message());
+	else
+		http_reply_fail(req, rc);
+}
+
+/* Whether more bytes after have go past max. */
+static bool over(uint64_t have, uint64_t more, uint64_t max)
+{
+	return have > max || more > max - have;
+}
+
 /* Content-Length above the limit: 0, or -1 after a 413. */
 static int check_length(struct http_request *req, struct call *c, uint64_t have, uint64_t max,
 			enum oci_error e)
@@ -411,11 +425,11 @@ static int check_length(struct http_request *req, struct call *c, uint64_t have,
 	const char *cl = http_header(req, "Content-Length");
 	uint64_t len;
 
-	if (!cl || parse_u64(cl, UINT64_MAX, &len) || len <= max - have)
+	if (!cl || parse_u64(cl, UINT64_MAX, &len) || !over(have, len, max))
 		return 0;
 	if (c->fd >= 0)
 		upload_release(c);
-	oci_error(req, 413, e, "body larger than %" PRIu64 " bytes", max - have);
+	oci_error(req, 413, e, "larger than %" PRIu64 " bytes", max);
 	return -1;
 }
 
@@ -433,12 +447,14 @@ static void start_upload(struct http_request *req, struct call *c)
 		return;
 	}
 	rc = monolithic ? new_upload(c) : open_upload(c);
+	c->created = monolithic && !rc;
 	if (rc == -EXIT_NOTFOUND) {
-		oci_error(req, 404, OCI_BLOB_UPLOAD_UNKNOWN, "%s", fail_message());
+		store_error(req, rc, OCI_BLOB_UPLOAD_UNKNOWN);
 		return;
 	}
 	if (rc == -EXIT_BUSY) {
-		upload_headers(req, c);
+		/* another request is writing: the client asks where it stands, then goes on */
+		header_f(req, "Location", "/v2/%s/blobs/uploads/%s", c->path.name, c->id);
 		oci_error(req, 416, OCI_BLOB_UPLOAD_INVALID, "%s", fail_message());
 		return;
 	}
@@ -506,17 +522,16 @@ static void v2_body(struct http_request *req, const char *data, size_t len)
 
 	switch (c->body) {
 	case BODY_MANIFEST:
-		if (len > reg.max_manifest - c->manifest.len)
-			oci_error(req, 413, OCI_MANIFEST_INVALID, "manifest larger than %" PRIu64 " bytes",
+		if (over(c->manifest.len, len, reg.max_manifest))
+			oci_error(req, 413, OCI_MANIFEST_INVALID, "larger than %" PRIu64 " bytes",
 				  reg.max_manifest);
 		else
 			strbuf_add(&c->manifest, data, len);
 		break;
 	case BODY_UPLOAD:
-		if (len > reg.max_blob - c->size) {
+		if (over(c->size, len, reg.max_blob)) {
 			upload_release(c);
-			oci_error(req, 413, OCI_SIZE_INVALID, "blob larger than %" PRIu64 " bytes",
-				  reg.max_blob);
+			oci_error(req, 413, OCI_SIZE_INVALID, "larger than %" PRIu64 " bytes", reg.max_blob);
 		} else {
 			if (c->hash && c->hash->offset == c->size) {
 				if (!EVP_DigestUpdate(c->hash->ctx, data, len))
@@ -675,10 +690,8 @@ static void post_upload(struct http_request *req, struct call *c)
 		reply_fail(req, c, rc);
 		return;
 	}
-	c->created = false;
 	upload_release(c);
 	upload_headers(req, c);
-	http_reply_header(req, "OCI-Chunk-Min-Length", "0");
 	http_reply_status(req, 202);
 }
 
@@ -698,12 +711,8 @@ static void upload(struct http_request *req, struct call *c)
 		return;
 	}
 	rc = store_reg_upload_touch(c->st, c->path.ref, c->path.name);
-	if (rc == -EXIT_NOTFOUND) {
-		oci_error(req, 404, OCI_BLOB_UPLOAD_UNKNOWN, "%s", fail_message());
-		return;
-	}
 	if (rc) {
-		http_reply_fail(req, rc);
+		store_error(req, rc, OCI_BLOB_UPLOAD_UNKNOWN);
 		return;
 	}
 	memcpy(c->id, c->path.ref, sizeof(c->id));
@@ -727,19 +736,21 @@ static void get_blob(struct http_request *req, struct call *c)
 	struct stat st;
 	int fd, rc = store_reg_blob(c->st, c->path.org, digest, &size);
 
-	if (rc == -EXIT_NOTFOUND) {
-		oci_error(req, 404, OCI_BLOB_UNKNOWN, "%s", fail_message());
+	if (rc) {
+		store_error(req, rc, OCI_BLOB_UNKNOWN);
 		return;
 	}
-	fd = rc ? rc : blobdir_read(&reg.dir, digest);
+	fd = blobdir_read(&reg.dir, digest);
+	/* linked, yet no file or another size: a disk lost, or someone removed it */
 	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_size != size)) {
+		rc = fail(EXIT_FAIL, "blob %s on disk does not have its %" PRId64 " bytes", digest, size);
 		close(fd);
-		fd = fail(EXIT_FAIL, "blob %s has %" PRId64 " bytes on disk, not %" PRId64, digest,
-			  (int64_t)st.st_size, size);
+		fd = rc;
+	} else if (fd == -EXIT_NOTFOUND) {
+		fd = fail(EXIT_FAIL, "%s", fail_message());
 	}
 	if (fd < 0) {
-		/* linked, yet no file: a disk lost, or someone removed it */
-		http_reply_fail(req, fd == -EXIT_NOTFOUND ? fail(EXIT_FAIL, "%s", fail_message()) : fd);
+		http_reply_fail(req, fd);
 		return;
 	}
 	http_reply_header(req, "Docker-Content-Digest", digest);
@@ -767,12 +778,10 @@ static void delete_blob(struct http_request *req, struct call *c)
 {
 	int rc = store_reg_unlink(c->st, c->path.org, c->path.ref);
 
-	if (rc == -EXIT_NOTFOUND)
-		oci_error(req, 404, OCI_BLOB_UNKNOWN, "%s", fail_message());
-	else if (rc == -EXIT_BUSY)
+	if (rc == -EXIT_BUSY)
 		oci_error(req, 409, OCI_DENIED, "%s", fail_message());
 	else if (rc)
-		http_reply_fail(req, rc);
+		store_error(req, rc, OCI_BLOB_UNKNOWN);
 	else
 		http_reply_status(req, 202);
 }
@@ -784,10 +793,8 @@ static void get_manifest(struct http_request *req, struct call *c)
 	int rc = store_reg_manifest_get(c->st, c->path.name, c->path.ref, c->path.ref_is_digest,
 					&content, &type, digest);
 
-	if (rc == -EXIT_NOTFOUND) {
-		oci_error(req, 404, OCI_MANIFEST_UNKNOWN, "%s", fail_message());
-	} else if (rc) {
-		http_reply_fail(req, rc);
+	if (rc) {
+		store_error(req, rc, OCI_MANIFEST_UNKNOWN);
 	} else {
 		http_reply_header(req, "Docker-Content-Digest", digest);
 		http_reply_bytes(req, 200, type.buf, content.buf, content.len);
@@ -852,10 +859,8 @@ static void delete_manifest(struct http_request *req, struct call *c)
 	int rc = c->path.ref_is_digest ? store_reg_manifest_delete(c->st, c->path.name, c->path.ref) :
 					 store_reg_tag_delete(c->st, c->path.name, c->path.ref);
 
-	if (rc == -EXIT_NOTFOUND)
-		oci_error(req, 404, OCI_MANIFEST_UNKNOWN, "%s", fail_message());
-	else if (rc)
-		http_reply_fail(req, rc);
+	if (rc)
+		store_error(req, rc, OCI_MANIFEST_UNKNOWN);
 	else
 		http_reply_status(req, 202);
 }
@@ -876,12 +881,8 @@ static void list_tags(struct http_request *req, struct call *c)
 		limit = TAGS_MAX;
 	/* one more tells whether a next page exists */
 	rc = store_reg_tags(c->st, c->path.name, last, limit + 1, &tags);
-	if (rc == -EXIT_NOTFOUND) {
-		oci_error(req, 404, OCI_NAME_UNKNOWN, "%s", fail_message());
-		return;
-	}
 	if (rc) {
-		http_reply_fail(req, rc);
+		store_error(req, rc, OCI_NAME_UNKNOWN);
 		return;
 	}
 	list = json_array();
