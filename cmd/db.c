@@ -30,13 +30,6 @@ static struct store *open_store(int argc, const char **argv, const char *const *
 	return st;
 }
 
-/* Close the store before reporting, so that the server sees a clean goodbye. */
-static NORETURN void die_store(struct store *st, int rc)
-{
-	store_close(st);
-	die_fail(rc);
-}
-
 static int db_migrate(int argc, const char **argv)
 {
 	struct store_migrate_result res = STORE_MIGRATE_RESULT_INIT;
@@ -47,7 +40,7 @@ static int db_migrate(int argc, const char **argv)
 
 	rc = store_migrate(st, &res);
 	if (rc)
-		die_store(st, rc);
+		store_die(st, rc);
 	applied = json_array();
 	for (size_t i = 0; i < res.applied_nr; i++) {
 		int v = res.applied[i];
@@ -75,7 +68,7 @@ static int db_status(int argc, const char **argv)
 
 	rc = store_version(st, &version);
 	if (rc)
-		die_store(st, rc);
+		store_die(st, rc);
 	latest = store_latest_version(st);
 	if (version < latest)
 		warning("schema version %d is behind this nimbus (%d): run 'nimbus db migrate'",

@@ -57,10 +57,12 @@ static struct store *open_store(void)
 	return st;
 }
 
-static NORETURN void die_store(struct store *st, int rc)
+/* The end of a command's work on the store: done, or rc to report. */
+static void close_store(struct store *st, int rc)
 {
+	if (rc)
+		store_die(st, rc);
 	store_close(st);
-	die_fail(rc);
 }
 
 static void check_org(const char *org, const char *const *usage, const struct option *opts)
@@ -69,11 +71,17 @@ static void check_org(const char *org, const char *const *usage, const struct op
 		usage_msg(usage, opts, "'%s' is not an org id ([a-z0-9][a-z0-9-]{0,38})", org);
 }
 
-static int64_t default_quota(void)
+/* [ORG] [--json]: the org, or NULL for every org. */
+static const char *org_argument(int argc, const char **argv, const char *const *usage)
 {
-	uint64_t q = cfg_size("registry.quota");
+	const struct option options[] = { OPT_JSON(), OPT_END() };
 
-	return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+	argc = parse_options(argc, argv, options, usage, 0);
+	if (argc > 1)
+		usage_msg(usage, options, "too many arguments");
+	if (argc)
+		check_org(argv[0], usage, options);
+	return argc ? argv[0] : NULL;
 }
 
 static int registry_gc_cmd(int argc, const char **argv)
@@ -89,7 +97,6 @@ static int registry_gc_cmd(int argc, const char **argv)
 		OPT_END(),
 	};
 	struct store *st;
-	int rc;
 
 	argc = parse_options(argc, argv, options, gc_usage, 0);
 	if (argc)
@@ -98,10 +105,7 @@ static int registry_gc_cmd(int argc, const char **argv)
 		check_org(gc.org, gc_usage, options);
 	gc.dry_run = dry_run;
 	st = open_store();
-	rc = registry_gc(st, &gc);
-	if (rc)
-		die_store(st, rc);
-	store_close(st);
+	close_store(st, registry_gc(st, &gc));
 	out_result(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "dry_run", gc.dry_run,
 			     "unlinked_blobs", (json_int_t)gc.links,
 			     "unlinked_bytes", (json_int_t)gc.link_bytes,
@@ -116,7 +120,6 @@ static int quota_set(int argc, const char **argv)
 	const struct option options[] = { OPT_END() };
 	struct store *st;
 	uint64_t bytes;
-	int rc;
 
 	argc = parse_options(argc, argv, options, quota_set_usage, 0);
 	if (argc != 2)
@@ -126,10 +129,7 @@ static int quota_set(int argc, const char **argv)
 		usage_msg(quota_set_usage, options, "BYTES '%s' %s (K, M and G suffixes are fine)",
 			  argv[1], parse_num_reason(errno ? errno : ERANGE));
 	st = open_store();
-	rc = store_reg_quota_set(st, argv[0], bytes);
-	if (rc)
-		die_store(st, rc);
-	store_close(st);
+	close_store(st, store_reg_quota_set(st, argv[0], bytes));
 	return 0;
 }
 
@@ -143,23 +143,13 @@ static void add_usage(void *data, const struct reg_usage *u)
 
 static int quota_show(int argc, const char **argv)
 {
-	const struct option options[] = { OPT_JSON(), OPT_END() };
+	const char *org = org_argument(argc, argv, quota_show_usage);
 	json_t *list = json_array();
-	struct store *st;
-	int rc;
+	struct store *st = open_store();
 
-	argc = parse_options(argc, argv, options, quota_show_usage, 0);
-	if (argc > 1)
-		usage_msg(quota_show_usage, options, "too many arguments");
-	if (argc)
-		check_org(argv[0], quota_show_usage, options);
-	st = open_store();
-	rc = store_reg_usage(st, argc ? argv[0] : NULL, default_quota(), add_usage, list);
-	if (rc)
-		die_store(st, rc);
-	store_close(st);
+	close_store(st, store_reg_usage(st, org, registry_default_quota(), add_usage, list));
 	/* one org: an object; all of them: a table */
-	out_result(argc ? json_incref(json_array_get(list, 0)) : json_incref(list));
+	out_result(org ? json_incref(json_array_get(list, 0)) : json_incref(list));
 	json_decref(list);
 	return 0;
 }
@@ -253,7 +243,6 @@ static int robot_set(int argc, const char **argv)
 	struct store *st;
 	json_t *doc;
 	bool made;
-	int rc;
 
 	argc = parse_options(argc, argv, options, robot_set_usage, 0);
 	if (argc != 2)
@@ -267,10 +256,7 @@ static int robot_set(int argc, const char **argv)
 	redact_register_mem(secret.buf, secret.len);
 	secret_hash(secret.buf, secret.len, &hash);
 	st = open_store();
-	rc = store_reg_robot_set(st, argv[0], argv[1], hash.buf, actions.buf);
-	if (rc)
-		die_store(st, rc);
-	store_close(st);
+	close_store(st, store_reg_robot_set(st, argv[0], argv[1], hash.buf, actions.buf));
 	doc = json_pack("{s:s, s:s, s:s++, s:o}", "org", argv[0], "name", argv[1],
 			"username", argv[0], "+", argv[1], "actions", actions_json(actions.buf));
 	if (made)
@@ -295,21 +281,11 @@ static void add_robot(void *data, const char *org, const char *name, const char 
 
 static int robot_list(int argc, const char **argv)
 {
-	const struct option options[] = { OPT_JSON(), OPT_END() };
+	const char *org = org_argument(argc, argv, robot_list_usage);
 	json_t *list = json_array();
-	struct store *st;
-	int rc;
+	struct store *st = open_store();
 
-	argc = parse_options(argc, argv, options, robot_list_usage, 0);
-	if (argc > 1)
-		usage_msg(robot_list_usage, options, "too many arguments");
-	if (argc)
-		check_org(argv[0], robot_list_usage, options);
-	st = open_store();
-	rc = store_reg_robots(st, argc ? argv[0] : NULL, add_robot, list);
-	if (rc)
-		die_store(st, rc);
-	store_close(st);
+	close_store(st, store_reg_robots(st, org, add_robot, list));
 	out_result(list);
 	return 0;
 }
@@ -318,17 +294,13 @@ static int robot_delete(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_END() };
 	struct store *st;
-	int rc;
 
 	argc = parse_options(argc, argv, options, robot_delete_usage, 0);
 	if (argc != 2)
 		usage_msg(robot_delete_usage, options, argc < 2 ? "want ORG and NAME" : "too many arguments");
 	check_org(argv[0], robot_delete_usage, options);
 	st = open_store();
-	rc = store_reg_robot_delete(st, argv[0], argv[1]);
-	if (rc)
-		die_store(st, rc);
-	store_close(st);
+	close_store(st, store_reg_robot_delete(st, argv[0], argv[1]));
 	return 0;
 }
 

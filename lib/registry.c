@@ -1226,6 +1226,13 @@ static const struct http_route routes[] = {
 	  .max_body = 64 * 1024, .handler = token_endpoint },
 };
 
+int64_t registry_default_quota(void)
+{
+	uint64_t q = cfg_size("registry.quota");
+
+	return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}
+
 int registry_service_init(struct http_server *srv)
 {
 	int rc;
@@ -1241,7 +1248,7 @@ int registry_service_init(struct http_server *srv)
 	reg.verifier = token_verifier_new(reg.keys_dir);
 	reg.max_blob = cfg_size("registry.max_blob");
 	reg.max_manifest = cfg_size("registry.max_manifest");
-	reg.quota = cfg_size("registry.quota") > INT64_MAX ? INT64_MAX : (int64_t)cfg_size("registry.quota");
+	reg.quota = registry_default_quota();
 	reg.token_ttl = cfg_int("registry.token_ttl");
 	reg.realm = cfg_str("registry.realm");
 	reg.issuer = cfg_str("token.issuer");

@@ -20,6 +20,9 @@
 /* Open registry.dir and add the routes; 0 or a fail() code. */
 int registry_service_init(struct http_server *srv);
 
+/* registry.quota, the quota of an org without its own. */
+int64_t registry_default_quota(void);
+
 /* What `nimbus registry gc` does, and what it did. */
 struct registry_gc {
 	const char *org;		/* NULL: every org */

@@ -57,6 +57,12 @@ void store_close(struct store *st)
 	free(url);
 }
 
+void store_die(struct store *st, int rc)
+{
+	store_close(st);
+	die_fail(rc);
+}
+
 const char *store_driver(const struct store *st)
 {
 	return st->ops->name;

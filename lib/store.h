@@ -27,6 +27,12 @@ int store_open(struct store **out, unsigned flags);
 int store_open_url(struct store **out, const char *url, unsigned flags);
 void store_close(struct store *st);
 
+/*
+ * Commands: close st, so that the server sees a clean goodbye, then
+ * report rc and exit with its code.
+ */
+NORETURN void store_die(struct store *st, int rc);
+
 /* "sqlite" or "postgres". */
 const char *store_driver(const struct store *st);
 /* The URL with its password masked, for messages and output. */

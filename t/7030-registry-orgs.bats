@@ -28,18 +28,6 @@ teardown() {
 	registry_stop
 }
 
-# A fresh registry (its own registry.dir) on the store of NIMBUS_STORE_URL.
-fresh_registry() {
-	registry_stop
-	NIMBUS_REGISTRY_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/registry.XXXXXX")
-	export NIMBUS_REGISTRY_DIR
-	registry_start
-}
-
-blob_files() {
-	find "$NIMBUS_REGISTRY_DIR/blobs" -type f | wc -l
-}
-
 usage_of() {
 	nimbus registry quota show "$1" --json | jq -r "$2"
 }

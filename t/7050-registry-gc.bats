@@ -32,17 +32,6 @@ teardown() {
 	registry_stop
 }
 
-fresh_registry() {
-	registry_stop
-	NIMBUS_REGISTRY_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/registry.XXXXXX")
-	export NIMBUS_REGISTRY_DIR
-	registry_start
-}
-
-blob_files() {
-	find "$NIMBUS_REGISTRY_DIR/blobs" -type f | wc -l
-}
-
 gc_json() {
 	nimbus registry gc --json "$@"
 }

@@ -2,7 +2,9 @@
 #
 #	registry_setup         keys, a registry.dir, no server yet (call in setup)
 #	registry_start         nimbus registry serve on a free port: $REG, $REG_PID
+#	fresh_registry         start again on a new registry.dir (for_each_store)
 #	registry_stop          SIGTERM and wait (teardown calls it)
+#	blob_files             how many blob files registry.dir holds
 #	tok SCOPE...           a registry token for the scopes (pull:acme ...)
 #	api METHOD PATH [ARG]...   curl $REG PATH; the status on stdout, the body in
 #	                       $BODY, the headers in $HEADERS; ARGs go to curl
@@ -33,6 +35,18 @@ registry_start() {
 		cat "$REG_LOG" >&2
 		return 1
 	fi
+}
+
+# Restart on a registry.dir of its own, and the store of NIMBUS_STORE_URL.
+fresh_registry() {
+	registry_stop
+	NIMBUS_REGISTRY_DIR=$(mktemp -d "$BATS_TEST_TMPDIR/registry.XXXXXX")
+	export NIMBUS_REGISTRY_DIR
+	registry_start
+}
+
+blob_files() {
+	find "$NIMBUS_REGISTRY_DIR/blobs" -type f | wc -l
 }
 
 registry_stop() {
