@@ -26,7 +26,7 @@ _nimbus() {
 			*) cmd=$w ;;
 			esac
 		elif [[ $w != -* ]]; then
-			subs=$(_nimbus_words "$cmd" "${sub[@]}" | grep -v '^-')
+			subs=$(_nimbus_words "$cmd" "${sub[@]}" | grep -v '^-' || true)
 			grep -qx -- "$w" <<< "$subs" || break
 			sub+=("$w")
 			subs=
@@ -53,7 +53,7 @@ _nimbus() {
 	fi
 
 	helper=$(_nimbus_words "$cmd" "${sub[@]}")
-	subs=$(grep -v '^-' <<< "$helper")
+	subs=$(grep -v '^-' <<< "$helper" || true)
 	if [ -n "$subs" ]; then
 		COMPREPLY=($(compgen -W "$subs" -- "$cur"))
 		return
