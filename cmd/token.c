@@ -71,27 +71,14 @@ static void check_scopes(const struct strvec *scopes, const char *const *usage, 
 /* Each org of the scopes once through the mint rate limit. */
 static void ratelimit(const struct strvec *scopes)
 {
-	struct strvec seen = STRVEC_INIT;
 	struct kv *kv;
 	int rc = kv_open(&kv, NULL);
 
+	if (!rc)
+		rc = token_mint_ratelimit_scopes(kv, scopes);
+	kv_close(kv);
 	if (rc)
 		die_fail(rc);
-	for (size_t i = 0; i < scopes->nr; i++) {
-		const char *org = strchr(scopes->v[i], ':') + 1;
-		bool dup = false;
-
-		for (size_t j = 0; j < seen.nr && !dup; j++)
-			dup = !strcmp(seen.v[j], org);
-		if (dup)
-			continue;
-		strvec_push(&seen, org);
-		rc = token_mint_ratelimit(kv, org);
-		if (rc)
-			die_fail(rc);
-	}
-	kv_close(kv);
-	strvec_clear(&seen);
 }
 
 static int token_mint_cmd(int argc, const char **argv)

@@ -1057,8 +1057,12 @@ static int basic_credentials(struct http_request *req, struct token_request *t)
 	return rc;
 }
 
-/* ORG+NAME and a secret matching its hash: the robot's scopes. */
-static int robot_grants(struct store *st, struct token_request *t, struct strvec *granted)
+/*
+ * ORG+NAME and a secret matching its hash: the robot's scopes. The org's
+ * mint rate limit comes before the hash, which is slow on purpose.
+ */
+static int robot_grants(struct store *st, struct kv *kv, struct token_request *t,
+			struct strvec *granted)
 {
 	struct strbuf hash = STRBUF_INIT, actions = STRBUF_INIT;
 	const char *plus = strchr(t->user.buf, '+');
@@ -1069,6 +1073,8 @@ static int robot_grants(struct store *st, struct token_request *t, struct strvec
 		return fail(EXIT_REJECTED, "bad credentials");
 	org = xstrndup(t->user.buf, plus - t->user.buf);
 	rc = store_reg_robot_get(st, org, plus + 1, &hash, &actions);
+	if (!rc)
+		rc = token_mint_ratelimit(kv, org);
 	if (rc == -EXIT_NOTFOUND || (!rc && !secret_hash_check(hash.buf, t->password.buf, t->password.len)))
 		rc = fail(EXIT_REJECTED, "bad credentials");
 	if (!rc) {
@@ -1085,17 +1091,21 @@ static int robot_grants(struct store *st, struct token_request *t, struct strvec
 	return rc;
 }
 
-/* What the credentials grant, as scopes ACTION:ORG; *sub says who they are. */
-static int credentials_grant(struct store *st, struct token_request *t, struct strvec *granted,
-			     char **sub)
+/*
+ * What the credentials grant, as scopes ACTION:ORG; *sub says who they
+ * are, *robot whether a robot's org went through the mint rate limit.
+ */
+static int credentials_grant(struct store *st, struct kv *kv, struct token_request *t,
+			     struct strvec *granted, char **sub, bool *robot)
 {
 	static const struct token_want want = { .aud = "registry" };
 	struct token_claims claims = TOKEN_CLAIMS_INIT;
 	int rc;
 
-	if (strchr(t->user.buf, '+')) {
+	*robot = strchr(t->user.buf, '+');
+	if (*robot) {
 		*sub = xstrdup(t->user.buf);
-		return robot_grants(st, t, granted);
+		return robot_grants(st, kv, t, granted);
 	}
 	rc = token_verify(reg.verifier, t->password.buf, t->password.len, &want, &claims);
 	if (rc)
@@ -1169,8 +1179,10 @@ static void token_endpoint(struct http_request *req)
 	struct token_request t = { STRVEC_INIT, STRBUF_INIT, STRBUF_INIT, false, false };
 	struct strvec granted = STRVEC_INIT, scopes = STRVEC_INIT;
 	const char *type = http_header(req, "Content-Type");
+	struct kv *kv = NULL;
 	struct store *st;
 	char *sub = NULL;
+	bool robot;
 	int rc;
 
 	t.form = req->method_bit == HTTP_POST;
@@ -1192,17 +1204,26 @@ static void token_endpoint(struct http_request *req)
 	}
 	rc = thread_store(&st);
 	if (!rc)
-		rc = credentials_grant(st, &t, &granted, &sub);
+		rc = kv_open(&kv, st);
+	if (!rc)
+		rc = credentials_grant(st, kv, &t, &granted, &sub, &robot);
+	if (!rc) {
+		intersect(&t.scopes, &granted, &scopes);
+		if (!robot)
+			rc = token_mint_ratelimit_scopes(kv, &scopes);
+	}
 	if (rc == -EXIT_REJECTED) {
 		http_reply_header(req, "WWW-Authenticate", "Basic realm=\"nimbus\"");
 		http_reply_error(req, 401, "UNAUTHORIZED", "%s", fail_message());
+	} else if (rc == -EXIT_BUSY) {
+		http_reply_error(req, 429, oci_error_code(OCI_TOOMANYREQUESTS), "%s", fail_message());
 	} else if (rc) {
 		http_reply_fail(req, rc);
 	} else {
-		intersect(&t.scopes, &granted, &scopes);
 		mint_reply(req, &scopes, sub);
 	}
 out:
+	kv_close(kv);
 	free(sub);
 	strvec_clear(&granted);
 	strvec_clear(&scopes);

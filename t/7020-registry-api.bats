@@ -484,3 +484,28 @@ token_get() {
 	run token_get -u "acme+ci:a-secret-of-the-operators-own" "$REG/token"
 	assert_output 401
 }
+
+@test "/token: an org's mints are rate-limited, a robot's before its slow hash is checked" {
+	local secret t
+	secret=$(nimbus registry robot set acme ci)
+	t=$(tok pull:beta)
+	registry_stop
+	NIMBUS_TOKEN_MINT_RATE=1/h NIMBUS_TOKEN_MINT_BURST=2 registry_start
+	run token_get -u "acme+ci:wrong-secret-1" "$REG/token"
+	assert_output 401
+	run token_get -u "acme+ci:$secret" "$REG/token"
+	assert_output 200
+	run token_get -u "acme+ci:$secret" "$REG/token"
+	assert_output 429
+	[ "$(err_code)" = TOOMANYREQUESTS ]
+	# an unknown robot costs nothing, and counts for nothing
+	run token_get -u "acme+nobody:x" "$REG/token"
+	assert_output 401
+	# another org's budget is its own (the command line's mint took from it too,
+	# unless its tenth of a second had passed)
+	run token_get -u "x:$t" "$REG/token?scope=repository:beta/app:pull"
+	assert_output 200
+	token_get -u "x:$t" "$REG/token?scope=repository:beta/app:pull" >/dev/null
+	run token_get -u "x:$t" "$REG/token?scope=repository:beta/app:pull"
+	assert_output 429
+}
