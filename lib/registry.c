@@ -433,6 +433,31 @@ static int check_length(struct http_request *req, struct call *c, uint64_t have,
 	return -1;
 }
 
+/*
+ * An upload that cannot fit in the org's quota is refused before its
+ * body comes, unless it names a blob the org has (which costs nothing):
+ * 0, or -1 after a 403. Without a Content-Length, the link decides.
+ */
+static int check_quota(struct http_request *req, struct call *c, const char *digest)
+{
+	const char *cl = http_header(req, "Content-Length");
+	uint64_t len;
+	int64_t size;
+	int rc;
+
+	if (!cl || parse_u64(cl, INT64_MAX, &len) || (digest && !store_reg_blob(c->st, c->path.org, digest, &size)))
+		return 0;
+	rc = store_reg_quota_check(c->st, c->path.org, c->size + len, reg.quota);
+	if (!rc)
+		return 0;
+	upload_release(c);
+	if (rc == -EXIT_REJECTED)
+		oci_error(req, 403, OCI_DENIED, "%s", fail_message());
+	else
+		http_reply_fail(req, rc);
+	return -1;
+}
+
 /* Get ready for the body of an upload (a chunk, a last chunk, or a whole blob). */
 static void start_upload(struct http_request *req, struct call *c)
 {
@@ -462,7 +487,8 @@ static void start_upload(struct http_request *req, struct call *c)
 		reply_fail(req, c, rc);
 		return;
 	}
-	if (check_chunk(req, c) || check_length(req, c, c->size, reg.max_blob, OCI_SIZE_INVALID))
+	if (check_chunk(req, c) || check_length(req, c, c->size, reg.max_blob, OCI_SIZE_INVALID) ||
+	    check_quota(req, c, digest))
 		return;
 	c->body = BODY_UPLOAD;
 }

@@ -411,6 +411,21 @@ int store_reg_usage(struct store *st, const char *org, int64_t default_quota, re
 	return rc;
 }
 
+static void copy_usage(void *data, const struct reg_usage *u)
+{
+	*(struct reg_usage *)data = *u;
+}
+
+int store_reg_quota_check(struct store *st, const char *org, int64_t size, int64_t default_quota)
+{
+	struct reg_usage u = { 0 };
+	int rc = store_reg_usage(st, org, default_quota, copy_usage, &u);
+
+	if (!rc && size > u.quota - u.used)
+		rc = reg_over_quota(org, u.used, u.quota, size);
+	return rc;
+}
+
 int store_reg_gc_links(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
 		       int64_t *count, int64_t *bytes)
 {

@@ -165,6 +165,8 @@ typedef void reg_referrer_fn(void *data, const char *digest, const char *media_t
 int store_reg_referrers(struct store *st, const char *repo, const char *digest,
 			const char *artifact_type, reg_referrer_fn *fn, void *data);
 
+/* Whether size more bytes fit in org's quota: 0, or -EXIT_REJECTED as store_reg_link() words it. */
+int store_reg_quota_check(struct store *st, const char *org, int64_t size, int64_t default_quota);
 /* quota < 0: back to the default. */
 int store_reg_quota_set(struct store *st, const char *org, int64_t quota);
 /* Each org's usage (only org's when not NULL; an org never seen uses 0). */

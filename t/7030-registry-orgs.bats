@@ -98,7 +98,7 @@ usage_of() {
 }
 
 quota_exceeded() {
-	local md before
+	local md before loc
 	fresh_registry
 	nimbus registry quota set a 3K
 	head -c 2048 /dev/urandom > "$BATS_TEST_TMPDIR/big"
@@ -116,11 +116,19 @@ quota_exceeded() {
 	assert_output 404
 	[ "$(blob_files)" = 2 ]
 	[ -z "$(ls "$NIMBUS_REGISTRY_DIR/uploads")" ]
-	# the same through a session and chunks
+	# a chunk that says it will not fit is refused before it comes
 	run api POST /v2/a/app/blobs/uploads/ -H "Authorization: Bearer $A"
-	run api PATCH "$(hdr Location)" -H "Authorization: Bearer $A" --data-binary @"$BATS_TEST_TMPDIR/big"
+	loc=$(hdr Location)
+	run api PATCH "$loc" -H "Authorization: Bearer $A" --data-binary @"$BATS_TEST_TMPDIR/big"
+	assert_output 403
+	[ "$(err_code)" = DENIED ]
+	# one that does not say so is refused when the upload ends
+	run api PATCH "$loc" -H "Authorization: Bearer $A" -H 'Transfer-Encoding: chunked' \
+		--data-binary @"$BATS_TEST_TMPDIR/big"
+	assert_output 202
 	run api PUT "$(hdr Location)?digest=$(sha "$BATS_TEST_TMPDIR/big")" -H "Authorization: Bearer $A"
 	assert_output 403
+	jq -e ".errors[0].message | contains(\"$before bytes used of 3072\")" "$BODY"
 	[ "$(blob_files)" = 2 ]
 	[ -z "$(ls "$NIMBUS_REGISTRY_DIR/uploads")" ]
 	# nothing lost: what was there is whole
@@ -132,6 +140,10 @@ quota_exceeded() {
 	[ "$(usage_of a .used)" = $((before + 2048)) ]
 	[ "$(usage_of a .limit)" = 10240 ]
 	[ "$(usage_of a .blobs)" = 3 ]
+	# a full org may push again what it has: it costs nothing
+	nimbus registry quota set a $((before + 2048))
+	push_blob a/app "$BATS_TEST_TMPDIR/big" "$A"
+	[ "$(usage_of a .used)" = $((before + 2048)) ]
 }
 
 @test "over the quota: 403 DENIED naming used, limit and size; nothing linked, nothing kept" {
