@@ -22,15 +22,16 @@ static int open_dir(int dirfd, const char *name)
 
 int blobdir_open(struct blobdir *bd, const char *path)
 {
-	int blobs = -1, code;
+	int blobs = -1, code, rc;
 
 	bd->path = xstrdup(path);
 	bd->blobs_fd = bd->uploads_fd = -1;
-	/* registry.dir's parents are the operator's; only its own parts are made here */
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		bd->fd = -1;
-	else
-		bd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = mkdir_parents(path);
+	if (rc) {
+		blobdir_close(bd);
+		return rc;
+	}
+	bd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bd->fd >= 0)
 		blobs = open_dir(bd->fd, "blobs");
 	if (blobs >= 0) {

@@ -249,25 +249,6 @@ int keyset_parse(struct keyset *ks, const char *text, size_t len, const char *na
 	return rc;
 }
 
-static int mkdir_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-
-	for (char *s = p + 1; *s && !rc; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST)
-			rc = fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot create %s", p);
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0700) && errno != EEXIST)
-		rc = fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot create %s", p);
-	free(p);
-	return rc;
-}
-
 int keydir_open(struct keydir *kd, const char *path, bool create)
 {
 	struct stat st;

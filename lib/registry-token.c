@@ -119,7 +119,7 @@ static int credentials_grant(struct store *st, struct kv *kv, struct token_reque
 	struct token_claims claims = TOKEN_CLAIMS_INIT;
 	int rc;
 
-	*robot = strchr(t->user.buf, '+');
+	*robot = strchr(t->user.buf, '+') != NULL;
 	if (*robot) {
 		*sub = xstrdup(t->user.buf);
 		return robot_grants(st, kv, t, granted);
@@ -178,7 +178,7 @@ static void mint_reply(struct http_request *req, const struct strvec *scopes, co
 		jose_key_free(k);
 	}
 	if (rc) {
-		/* no key to sign with is the operator's to fix, not the client's */
+		/* as a keyset missing at verification */
 		http_reply_fail(req, fail(EXIT_UNAVAILABLE, "cannot mint: %s", fail_message()));
 		return;
 	}
@@ -234,6 +234,9 @@ void registry_token_endpoint(struct http_request *req)
 		http_reply_error(req, 401, "UNAUTHORIZED", "%s", fail_message());
 	} else if (rc == -EXIT_BUSY) {
 		http_reply_error(req, 429, oci_error_code(OCI_TOOMANYREQUESTS), "%s", fail_message());
+	} else if (rc == -EXIT_NOTFOUND) {
+		/* no keyset to verify with is the operator's to fix, not the client's */
+		http_reply_fail(req, fail(EXIT_UNAVAILABLE, "%s", fail_message()));
 	} else if (rc) {
 		http_reply_fail(req, rc);
 	} else {

@@ -26,6 +26,9 @@ void xsnprintf(char *dst, size_t max, const char *fmt, ...) PRINTF(3, 4);
 ssize_t read_in_full(int fd, void *buf, size_t count);
 ssize_t write_in_full(int fd, const void *buf, size_t count);
 
+/* mkdir -p: path and its missing parents, each new one 0700; 0 or -code after fail(). */
+int mkdir_parents(const char *path);
+
 /* Zero memory that held a secret and free it. */
 void free_secret(void *p, size_t len);
 void free_secret_str(char *s);
