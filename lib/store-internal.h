@@ -83,6 +83,9 @@ static inline int store_found(int changed)
 	return changed < 0 ? changed : changed ? 0 : -EXIT_NOTFOUND;
 }
 
+/* A blob's access time is renewed when it is this old (ms): a read seldom writes. */
+#define REG_ACCESS_RESOLUTION_MS "60000"
+
 /* The registry's refusals, worded once for both drivers. */
 int reg_over_quota(const char *org, int64_t used, int64_t quota, int64_t size);
 int reg_referenced(const char *digest, int64_t refs);

@@ -394,6 +394,10 @@ static int pg_reg_link(struct store *st, const char *org, const char *digest, in
 		rc = pg_query(p, usage_sql, 2, (const char *[]){ org, pg_int(q, default_quota) }, &res);
 	if (rc)
 		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return fail(EXIT_FAIL, "registry: org %s has no row", org);
+	}
 	used = pg_col_int(res, 0, 0);
 	quota = pg_col_int(res, 0, 1);
 	PQclear(res);
@@ -411,13 +415,10 @@ static int pg_reg_link(struct store *st, const char *org, const char *digest, in
 	return rc < 0 ? rc : 1;
 }
 
-/* Access times are renewed when they are this old: a read seldom writes. */
-#define ACCESS_RESOLUTION_MS "60000"
-
 static int pg_reg_blob(struct store *st, const char *org, const char *digest, int64_t *size)
 {
 	static const char sql[] =
-		"SELECT size, accessed_at < " PG_NOW_MS " - " ACCESS_RESOLUTION_MS
+		"SELECT size, accessed_at < " PG_NOW_MS " - " REG_ACCESS_RESOLUTION_MS
 		" FROM registry_links WHERE org = $1 AND digest = $2";
 	static const char touch_sql[] =
 		"UPDATE registry_links SET accessed_at = " PG_NOW_MS " WHERE org = $1 AND digest = $2";

@@ -389,13 +389,10 @@ static int sq_reg_link(struct store *st, const char *org, const char *digest, in
 	return rc < 0 ? rc : 1;
 }
 
-/* Access times are renewed when they are this old: a read seldom writes. */
-#define ACCESS_RESOLUTION_MS "60000"
-
 static int sq_reg_blob(struct store *st, const char *org, const char *digest, int64_t *size)
 {
 	static const char sql[] =
-		"SELECT size, accessed_at < " NOW_MS " - " ACCESS_RESOLUTION_MS
+		"SELECT size, accessed_at < " NOW_MS " - " REG_ACCESS_RESOLUTION_MS
 		" FROM registry_links WHERE org = ?1 AND digest = ?2";
 	static const char touch_sql[] =
 		"UPDATE registry_links SET accessed_at = " NOW_MS " WHERE org = ?1 AND digest = ?2";
