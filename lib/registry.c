@@ -142,19 +142,8 @@ struct call {
 	bool ended;		/* completed or cancelled */
 };
 
-static void oci_error(struct http_request *req, int status, enum oci_error e, const char *fmt, ...)
-	PRINTF(4, 5);
-static void oci_error(struct http_request *req, int status, enum oci_error e, const char *fmt, ...)
-{
-	struct strbuf msg = STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	strbuf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-	http_reply_error(req, status, oci_error_code(e), "%s", msg.buf);
-	strbuf_release(&msg);
-}
+/* An error in the spec's form, with one of its codes. */
+#define oci_error(req, status, e, ...) http_reply_error(req, status, oci_error_code(e), __VA_ARGS__)
 
 static void header_f(struct http_request *req, const char *name, const char *fmt, ...) PRINTF(3, 4);
 static void header_f(struct http_request *req, const char *name, const char *fmt, ...)
