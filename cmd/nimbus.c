@@ -105,6 +105,16 @@ static NORETURN void unknown_command(const char *name)
 	exit(EXIT_USAGE);
 }
 
+/* "nimbus CMD" in messages; help names the command whose usage it shows. */
+static void name_command(const struct cmd_struct *cmd)
+{
+	static char *name;
+
+	free(name);
+	name = xstrfmt("nimbus %s", cmd->name);
+	set_progname(name);
+}
+
 static const char *const help_usage[] = {
 	"nimbus help [--commands] [COMMAND]",
 	NULL,
@@ -137,7 +147,7 @@ int cmd_help(int argc, const char **argv)
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		unknown_command(argv[0]);
-	set_progname(xstrfmt("nimbus %s", cmd->name));
+	name_command(cmd);
 	return cmd->fn(2, (const char *[]){ cmd->name, "-h", NULL });
 }
 
@@ -170,7 +180,7 @@ int main(int argc, const char **argv)
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		unknown_command(argv[0]);
-	set_progname(xstrfmt("nimbus %s", cmd->name));
+	name_command(cmd);
 	rc = cmd->fn(argc, argv);
 	check_stdout();
 	return rc;

@@ -117,12 +117,16 @@ static void test_secrets(void)
 
 int main(void)
 {
+	char *rm;
+
 	if (!mkdtemp(dir))
 		die_errno("mkdtemp");
 	test_precedence();
 	test_errors();
 	test_secrets();
 	cfg_reset();
-	(void)!system(xstrfmt("rm -rf '%s'", dir));
+	rm = xstrfmt("rm -rf '%s'", dir);
+	(void)!system(rm);
+	free(rm);
 	return done_testing();
 }
