@@ -13,6 +13,7 @@ int cmd_lease(int argc, const char **argv);
 int cmd_logs(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
+int cmd_registry(int argc, const char **argv);
 int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);

@@ -25,6 +25,7 @@ static const struct cmd_struct commands[] = {
 	{ "logs", cmd_logs, "ingest and query job logs, and manage their tables" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
+	{ "registry", cmd_registry, "serve the OCI registry; quotas, robots and gc" },
 	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },
 	{ "serve", cmd_serve, "run the HTTP services" },
 	{ "token", cmd_token, "mint and verify scoped tokens" },

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "parse-options.h"
+#include "registry.h"
 #include "store.h"
 #include "token.h"
 
@@ -120,6 +121,7 @@ static const struct service {
 	{ "jwks", jwks_init, jwks_fini, false },
 	{ "cache", cache_service_init, cache_service_fini, false },
 	{ "logs", logs_service_init, logs_service_fini, false },
+	{ "registry", registry_service_init, NULL, false },
 };
 
 static bool wanted(const struct service *s, const char *only)

@@ -42,53 +42,14 @@ static void check_scopes(const struct strvec *scopes, const char *const *usage, 
 /* Each org of the scopes once through the mint rate limit. */
 static void ratelimit(const struct strvec *scopes)
 {
-	struct strvec seen = STRVEC_INIT;
 	struct kv *kv;
 	int rc = kv_open(&kv, NULL);
 
-	if (rc)
-		die_fail(rc);
-	for (size_t i = 0; i < scopes->nr; i++) {
-		const char *org = strchr(scopes->v[i], ':') + 1;
-		bool dup = false;
-
-		for (size_t j = 0; j < seen.nr && !dup; j++)
-			dup = !strcmp(seen.v[j], org);
-		if (dup)
-			continue;
-		strvec_push(&seen, org);
-		rc = token_mint_ratelimit(kv, org);
-		if (rc)
-			die_fail(rc);
-	}
-	kv_close(kv);
-	strvec_clear(&seen);
-}
-
-/* The private key of the current key. */
-static struct jose_key *signing_key(int64_t now)
-{
-	struct keydir kd;
-	struct keyset ks = KEYSET_INIT;
-	struct keyset_key *cur;
-	struct jose_key *k = NULL;
-	int rc = keydir_open(&kd, cfg_str("keys.dir"), false);
-
 	if (!rc)
-		rc = keydir_load(&kd, &ks, NULL);
-	if (!rc) {
-		keyset_states(&ks, now);
-		cur = keyset_current(&ks);
-		if (cur)
-			rc = keydir_read_private(&kd, cur, &k);
-		else
-			rc = fail(EXIT_NOTFOUND, "no current key in %s; run 'nimbus key rotate'", kd.path);
-	}
-	keydir_close(&kd);
-	keyset_release(&ks);
+		rc = token_mint_ratelimit_scopes(kv, scopes);
+	kv_close(kv);
 	if (rc)
 		die_fail(rc);
-	return k;
 }
 
 static int token_mint_cmd(int argc, const char **argv)
@@ -136,7 +97,9 @@ static int token_mint_cmd(int argc, const char **argv)
 	ratelimit(&scopes);
 
 	now = now_ms() / 1000;
-	k = signing_key(now);
+	rc = keydir_signing_key(cfg_str("keys.dir"), now, &k);
+	if (rc)
+		die_fail(rc);
 	spec.iss = cfg_str("token.issuer");
 	spec.aud = aud;
 	spec.sub = sub;

@@ -79,6 +79,23 @@ static int check_redis_url(const char *v, struct strbuf *err)
 	return 0;
 }
 
+static void default_registry_dir(struct strbuf *out)
+{
+	strbuf_addf(out, "%s/registry", cfg_str("core.state_dir"));
+}
+
+/* The token endpoint's URL goes into a quoted header parameter. */
+static int check_realm(const char *v, struct strbuf *err)
+{
+	bool ok = !*v || starts_with(v, "http://") || starts_with(v, "https://");
+
+	for (const char *p = v; ok && *p; p++)
+		ok = (unsigned char)*p > ' ' && *p != 0x7f && *p != '"' && *p != '\\';
+	if (!ok)
+		strbuf_addstr(err, "wants an http:// or https:// URL without blanks, quotes or controls");
+	return ok ? 0 : -1;
+}
+
 static int check_listen(const char *v, struct strbuf *err)
 {
 	struct sockaddr_storage ss;
@@ -308,6 +325,18 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "Redis connect and command timeout" },
 	{ .name = "redis.url", .type = CFG_URL, .check = check_redis_url,
 	  .help = "Redis for nonces, rate limits, the queue and breaker state" },
+	{ .name = "registry.dir", .type = CFG_PATH, .def_fn = default_registry_dir,
+	  .check = check_absolute, .help = "blobs and uploads of the OCI registry" },
+	{ .name = "registry.max_blob", .type = CFG_SIZE, .def = "10G",
+	  .help = "largest blob an upload may make" },
+	{ .name = "registry.max_manifest", .type = CFG_SIZE, .def = "4M",
+	  .help = "largest manifest" },
+	{ .name = "registry.quota", .type = CFG_SIZE, .def = "10G",
+	  .help = "storage of an org without a quota of its own" },
+	{ .name = "registry.realm", .type = CFG_STRING, .check = check_realm,
+	  .help = "URL of the token endpoint in challenges (default: http://HOST/token)" },
+	{ .name = "registry.token_ttl", .type = CFG_SECONDS, .def = "300", .min = 60, .max = 86400,
+	  .help = "lifetime of the tokens /token hands out" },
 	{ .name = "serve.listen", .type = CFG_STRING, .def = "127.0.0.1:8480",
 	  .check = check_listen, .help = "address of the HTTP services" },
 	{ .name = "serve.max_body", .type = CFG_SIZE, .def = "1M",

@@ -426,6 +426,29 @@ int keydir_read_private(struct keydir *kd, const struct keyset_key *e, struct jo
 	return rc;
 }
 
+int keydir_signing_key(const char *dir, int64_t now, struct jose_key **out)
+{
+	struct keydir kd;
+	struct keyset ks = KEYSET_INIT;
+	struct keyset_key *cur;
+	int rc = keydir_open(&kd, dir, false);
+
+	*out = NULL;
+	if (!rc)
+		rc = keydir_load(&kd, &ks, NULL);
+	if (!rc) {
+		keyset_states(&ks, now);
+		cur = keyset_current(&ks);
+		if (cur)
+			rc = keydir_read_private(&kd, cur, out);
+		else
+			rc = fail(EXIT_NOTFOUND, "no current key in %s; run 'nimbus key rotate'", kd.path);
+	}
+	keydir_close(&kd);
+	keyset_release(&ks);
+	return rc;
+}
+
 void keydir_remove_retired(struct keydir *kd, const struct keyset *ks)
 {
 	struct strbuf name = STRBUF_INIT;

@@ -135,6 +135,26 @@ int token_mint_ratelimit(struct kv *kv, const char *org)
 	return 0;
 }
 
+int token_mint_ratelimit_scopes(struct kv *kv, const struct strvec *scopes)
+{
+	struct strvec seen = STRVEC_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < scopes->nr && !rc; i++) {
+		const char *org = strchr(scopes->v[i], ':') + 1;
+		bool dup = false;
+
+		for (size_t j = 0; j < seen.nr && !dup; j++)
+			dup = !strcmp(seen.v[j], org);
+		if (dup)
+			continue;
+		strvec_push(&seen, org);
+		rc = token_mint_ratelimit(kv, org);
+	}
+	strvec_clear(&seen);
+	return rc;
+}
+
 void token_claims_release(struct token_claims *c)
 {
 	json_decref(c->json);

@@ -51,6 +51,8 @@ int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t 
  * org has minted too much.
  */
 int token_mint_ratelimit(struct kv *kv, const char *org);
+/* The same for each org of scopes (ACTION:ORG), once. */
+int token_mint_ratelimit_scopes(struct kv *kv, const struct strvec *scopes);
 
 struct token_want {
 	const char *iss;		/* required issuer, or NULL */
