@@ -30,6 +30,10 @@ common_setup() {
 	: > "$NIMBUS_CONFIG"
 	export NIMBUS_CORE_STATE_DIR=$BATS_TEST_TMPDIR/state
 	export NIMBUS_CORE_RUN_DIR=$BATS_TEST_TMPDIR/run
+	# A service started as root would become the user nimbus, which the
+	# test directories are not for: stay root, without capabilities
+	# (t/9000-serve-sandbox.bats has it become another user).
+	[ "$(id -u)" != 0 ] || export NIMBUS_SERVE_USER=root
 }
 
 setup() {
