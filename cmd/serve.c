@@ -157,11 +157,11 @@ static int give_files(const struct sandbox_user *u, const char *only)
 		if (dir)
 			rc = sandbox_give_dir(dir, u);
 		if (!rc)
-			rc = sandbox_check_owner(db, u);
+			rc = sandbox_give_file(db, u);
 		if (!rc)
-			rc = sandbox_check_owner(wal, u);
+			rc = sandbox_give_file(wal, u);
 		if (!rc)
-			rc = sandbox_check_owner(shm, u);
+			rc = sandbox_give_file(shm, u);
 		free(dir);
 		free(wal);
 		free(shm);

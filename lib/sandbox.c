@@ -1,7 +1,10 @@
 #include "common.h"
 #include "sandbox.h"
 
+#include "log.h"
+
 #include <cap-ng.h>
+#include <fts.h>
 #include <grp.h>
 #include <linux/netlink.h>
 #include <pwd.h>
@@ -35,10 +38,42 @@ void sandbox_user_release(struct sandbox_user *u)
 	u->name = NULL;
 }
 
-static int not_owned(const char *path, const struct stat *st, const struct sandbox_user *u)
+/*
+ * Hand what root keeps to itself (as nimbus makes its files: no access
+ * for group or others) to u, the whole tree of a directory, as
+ * systemd's StateDirectory= does; what belongs to anyone else, or is
+ * open to others, is not nimbus' to give.
+ */
+static int give(const char *path, const struct stat *st, const struct sandbox_user *u)
 {
-	return fail(EXIT_PERM, "%s belongs to uid %u, not to %s: chown -R %s: %s", path,
-		    (unsigned)st->st_uid, u->name, u->name, path);
+	char *const paths[] = { (char *)path, NULL };
+	FTS *fts;
+	FTSENT *e;
+	int rc = 0;
+
+	if (st->st_uid == u->uid)
+		return 0;
+	if (st->st_uid || (st->st_mode & 077))
+		return fail(EXIT_PERM, "%s belongs to uid %u (mode %04o), not to %s: chown -R %s: %s",
+			    path, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777), u->name,
+			    u->name, path);
+	fts = fts_open(paths, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+	if (!fts)
+		return fail_errno(EXIT_FAIL, "cannot walk %s", path);
+	while (!rc && (e = fts_read(fts))) {
+		if (e->fts_info == FTS_DP || e->fts_info == FTS_SL || e->fts_info == FTS_SLNONE)
+			continue;
+		if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
+			errno = e->fts_errno;
+			rc = fail_errno(EXIT_FAIL, "cannot walk %s", e->fts_path);
+		} else if (!e->fts_statp->st_uid && lchown(e->fts_accpath, u->uid, u->gid)) {
+			rc = fail_errno(EXIT_FAIL, "cannot give %s to %s", e->fts_path, u->name);
+		}
+	}
+	fts_close(fts);
+	if (!rc)
+		log_kv(LOG_INFO, "handed over", "path", path, "user", u->name, NULL);
+	return rc;
 }
 
 int sandbox_give_dir(const char *dir, const struct sandbox_user *u)
@@ -68,19 +103,21 @@ int sandbox_give_dir(const char *dir, const struct sandbox_user *u)
 		rc = fail_errno(EXIT_FAIL, "cannot stat %s", dir);
 	else if (!rc && !S_ISDIR(st.st_mode))
 		rc = fail(EXIT_FAIL, "%s is not a directory", dir);
-	else if (!rc && st.st_uid != u->uid)
-		rc = not_owned(dir, &st, u);
+	else if (!rc)
+		rc = give(dir, &st, u);
 	free(p);
 	return rc;
 }
 
-int sandbox_check_owner(const char *path, const struct sandbox_user *u)
+int sandbox_give_file(const char *path, const struct sandbox_user *u)
 {
 	struct stat st;
 
 	if (lstat(path, &st))
 		return errno == ENOENT ? 0 : fail_errno(EXIT_FAIL, "cannot stat %s", path);
-	return st.st_uid == u->uid ? 0 : not_owned(path, &st, u);
+	if (!S_ISREG(st.st_mode))
+		return fail(EXIT_FAIL, "%s is not a regular file", path);
+	return give(path, &st, u);
 }
 
 static int caps_fail(const char *what)

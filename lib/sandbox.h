@@ -31,13 +31,16 @@ void sandbox_user_release(struct sandbox_user *u);
 
 /*
  * Make dir a directory that u may write, before becoming u: the parts
- * of it that are missing are created 0700 and given to u; an existing
- * dir must belong to u already (-EXIT_PERM, saying how to mend it):
- * what is in it was written by its owner, and is not handed over here.
+ * of it that are missing are created 0700 and given to u. An existing
+ * one that root keeps to itself (no access for group or others: as
+ * nimbus makes them, when run as root) is handed to u with everything
+ * root owns in it, as systemd's StateDirectory= does; one that belongs
+ * to anyone else, or is open to others, is refused (-EXIT_PERM, saying
+ * how to mend it).
  */
 int sandbox_give_dir(const char *dir, const struct sandbox_user *u);
-/* A file that u will write: when it exists, it must belong to u. */
-int sandbox_check_owner(const char *path, const struct sandbox_user *u);
+/* The same for a file that u will write, when it exists. */
+int sandbox_give_file(const char *path, const struct sandbox_user *u);
 
 /*
  * Become u for good (its groups, gid and uid; u NULL: stay who we are),
