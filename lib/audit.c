@@ -272,27 +272,28 @@ static void check_vulnerabilities(struct audit *a, struct strbuf *sb)
 {
 	char *path = xstrfmt("%s/sys/devices/system/cpu/vulnerabilities", a->root);
 	struct strbuf vulnerable = STRBUF_INIT, unknown = STRBUF_INIT;
-	struct dirent *de;
-	DIR *dir = opendir(path);
+	struct dirent **names;
+	int nr = scandir(path, &names, NULL, alphasort);
 	size_t n = 0;
 
-	if (!dir) {
+	if (nr < 0) {
 		audit_report(a, "host", "vulnerabilities", AUDIT_WARN, "unknown: the kernel does not say");
 		free(path);
 		return;
 	}
-	while ((de = readdir(dir))) {
-		const char *s;
+	for (int i = 0; i < nr; i++) {
+		const char *name = names[i]->d_name, *s;
 
-		if (de->d_name[0] == '.' || !(s = vulnerability(a, de->d_name, sb)))
-			continue;
-		n++;
-		if (starts_with(s, "Vulnerable"))
-			strbuf_addf(&vulnerable, " %s", de->d_name);
-		else if (starts_with(s, "Unknown"))
-			strbuf_addf(&unknown, " %s", de->d_name);
+		if (name[0] != '.' && (s = vulnerability(a, name, sb))) {
+			n++;
+			if (starts_with(s, "Vulnerable"))
+				strbuf_addf(&vulnerable, " %s", name);
+			else if (starts_with(s, "Unknown"))
+				strbuf_addf(&unknown, " %s", name);
+		}
+		free(names[i]);
 	}
-	closedir(dir);
+	free(names);
 	if (vulnerable.len)
 		audit_report(a, "host", "vulnerabilities", AUDIT_FAIL, "vulnerable:%s", vulnerable.buf);
 	else if (unknown.len)
@@ -805,7 +806,7 @@ static void check_vm_user(struct audit *a, const struct audit_vm *vm, const char
 		return;
 	}
 	for (size_t i = 0; i < nr; i++) {
-		if (others[i].doc == vm->doc || (others[i].uid != uid && others[i].gid != gid))
+		if (!strcmp(others[i].id, vm->id) || (others[i].uid != uid && others[i].gid != gid))
 			continue;
 		audit_report(a, vm->id, "user", AUDIT_FAIL, "uid %" PRId64 " gid %" PRId64
 			     ", shared with %s", uid, gid, others[i].id);
@@ -835,7 +836,10 @@ static bool in_cgroup(const char *cgroups, const char *dir)
 static bool limited(const char *dir, const char *file, struct strbuf *sb)
 {
 	char *path = xstrfmt("%s/%s", dir, file);
-	int rc = strbuf_read_file(sb, path, 4096);
+	int rc;
+
+	strbuf_reset(sb);
+	rc = strbuf_read_file(sb, path, 4096);
 
 	free(path);
 	if (rc)

@@ -96,12 +96,11 @@ static NORETURN void vm(int ready)
 		die("cannot drop the capabilities");
 	if (!no_nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		die_errno("no_new_privs");
-	if (!strcmp(seccomp_on, "main"))
-		filter(false);
+	/* the thread first: a thread started later would inherit the filter */
 	if ((errno = pthread_create(&t, NULL, idle, NULL)))
 		die_errno("pthread_create");
-	if (!strcmp(seccomp_on, "all"))
-		filter(true);
+	if (strcmp(seccomp_on, "none"))
+		filter(!strcmp(seccomp_on, "all"));
 	if (write(ready, "", 1) != 1)
 		_exit(1);
 	close(ready);
