@@ -145,12 +145,14 @@ static int become(const struct sandbox_user *u)
  */
 int sandbox_drop(const struct sandbox_user *u)
 {
-	bool setpcap;
+	bool setpcap, held;
 	int rc = 0;
 
 	if (capng_get_caps_process())
 		return caps_fail("read the capabilities");
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	/* with nothing to drop, no capset(): a unit's SystemCallFilter may forbid it */
+	held = capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE;
 	capng_clear(CAPNG_SELECT_ALL);
 	if (setpcap && capng_apply(CAPNG_SELECT_BOUNDS))
 		return caps_fail("empty the capability bounding set");
@@ -158,7 +160,7 @@ int sandbox_drop(const struct sandbox_user *u)
 		return caps_fail("clear the ambient capabilities");
 	if (u && u->uid != geteuid())
 		rc = become(u);
-	if (!rc && capng_apply(CAPNG_SELECT_CAPS))
+	if (!rc && held && capng_apply(CAPNG_SELECT_CAPS))
 		rc = caps_fail("drop the capabilities");
 	if (!rc && (capng_get_caps_process() || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE))
 		rc = fail(EXIT_PERM, "capabilities left after dropping them");
