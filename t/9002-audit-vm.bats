@@ -11,10 +11,7 @@ load lib/audit
 bats_require_minimum_version 1.5.0
 
 setup() {
-	common_setup
-	require_cmd jq
-	R=$BATS_TEST_TMPDIR/root
-	fake_host "$R"
+	audit_setup
 	VM=nimbus-0123abcd
 	VM_PID=
 	NETNS=
@@ -83,28 +80,13 @@ fake_firecracker() {
 	EOF
 }
 
-vm_audit() {
-	run --separate-stderr nimbus audit --json --root "$R" --vm "$VM"
-}
-
-vm_flags() {
-	local want=$1
-	vm_audit
-	[ "$(not_passed)" = "$want" ] || fail "flagged: '$(not_passed)', not '$want': $output"
-	if [[ $want == *=fail* ]]; then assert_status 3; else assert_success; fi
-}
-
-reason() {
-	jq -r --arg c "$1" '.[] | select(.check == $c) | .reason' <<< "$output"
-}
-
 @test "a VM's checks on a made-up /proc: a good one passes, each broken one is flagged alone" {
 	local cg
 	touch "$BATS_TEST_TMPDIR/netns"
 	cg=$(fake_cgroup)
 	fake_firecracker
 	record "$VM" 777 12345 12345 j1 "$BATS_TEST_TMPDIR/netns" "$cg"
-	vm_flags ""
+	flags "" --vm "$VM"
 	# --vm: that VM's checks alone
 	[ "$(jq -r '[.[].subject] | unique | join(",")' <<< "$output")" = "$VM" ]
 	[ "$(jq -r "map(.check) | join(\" \")" <<< "$output")" = "user jail pid_ns net_ns capabilities no_new_privs seccomp cgroup tap rootfs" ]
@@ -112,70 +94,70 @@ reason() {
 	[[ $(reason rootfs) == "job j1 booted sha256:"* ]]
 
 	ln -sfn / "$R/proc/777/root"
-	vm_flags "$VM/jail=fail"
+	flags "$VM/jail=fail" --vm "$VM"
 	ln -sfn "$BATS_TEST_TMPDIR/jail/root" "$R/proc/777/root"
 
 	ln -sfn 'pid:[4026531836]' "$R/proc/777/ns/pid"
-	vm_flags "$VM/pid_ns=fail"
+	flags "$VM/pid_ns=fail" --vm "$VM"
 	ln -sfn 'pid:[4026532200]' "$R/proc/777/ns/pid"
 	ln -sfn 'net:[4026531840]' "$R/proc/777/ns/net"
-	vm_flags "$VM/net_ns=fail"
+	flags "$VM/net_ns=fail" --vm "$VM"
 	ln -sfn 'net:[1]' "$R/proc/777/ns/net"
-	vm_flags "$VM/net_ns=fail"
+	flags "$VM/net_ns=fail" --vm "$VM"
 	[ "$(reason net_ns)" = "net:[1], not $BATS_TEST_TMPDIR/netns" ]
 	ln -sfn "net:[$(stat -c %i "$BATS_TEST_TMPDIR/netns")]" "$R/proc/777/ns/net"
 
 	fake_task "$R" 777 777 Uid=$'0\t0\t0\t0' Gid=$'12345\t12345\t12345\t12345'
-	vm_flags "$VM/user=fail"
+	flags "$VM/user=fail" --vm "$VM"
 	fake_task "$R" 777 777 Uid=$'12346\t12346\t12346\t12346' Gid=$'12345\t12345\t12345\t12345'
-	vm_flags "$VM/user=fail"
+	flags "$VM/user=fail" --vm "$VM"
 	[ "$(reason user)" = "uid 12346 gid 12345, not its own 12345:12345" ]
 	fake_task "$R" 777 777 Uid=$'12345\t12345\t12345\t12345' Gid=$'12345\t12345\t12345\t12345'
 	# another VM with the same uid
 	record nimbus-0000beef 0 12345 20000 ""
-	vm_flags "$VM/user=fail"
+	flags "$VM/user=fail" --vm "$VM"
 	[ "$(reason user)" = "uid 12345 gid 12345, shared with nimbus-0000beef" ]
 	rm "$NIMBUS_CORE_RUN_DIR/vms/nimbus-0000beef.json"
 
 	fake_task "$R" 777 778 Uid=$'12345\t12345\t12345\t12345' Gid=$'12345\t12345\t12345\t12345' Seccomp=0
-	vm_flags "$VM/seccomp=fail"
+	flags "$VM/seccomp=fail" --vm "$VM"
 	[ "$(reason seccomp)" = "not filtering on thread 778:0" ]
 	fake_task "$R" 777 778 Uid=$'12345\t12345\t12345\t12345' Gid=$'12345\t12345\t12345\t12345' \
 		CapBnd=000001ffffffffff
-	vm_flags "$VM/capabilities=fail"
+	flags "$VM/capabilities=fail" --vm "$VM"
 	fake_task "$R" 777 778 Uid=$'12345\t12345\t12345\t12345' Gid=$'12345\t12345\t12345\t12345' NoNewPrivs=0
-	vm_flags "$VM/no_new_privs=fail"
+	flags "$VM/no_new_privs=fail" --vm "$VM"
 	fake_task "$R" 777 778 Uid=$'12345\t12345\t12345\t12345' Gid=$'12345\t12345\t12345\t12345'
 
 	echo max > "$cg/memory.max"
 	echo max > "$cg/pids.max"
-	vm_flags "$VM/cgroup=fail"
+	flags "$VM/cgroup=fail" --vm "$VM"
 	[ "$(reason cgroup)" = "no limit on: memory pids" ]
 	echo 536870912 > "$cg/memory.max"
 	echo 64 > "$cg/pids.max"
 	echo "0::/elsewhere" > "$R/proc/777/cgroup"
-	vm_flags "$VM/cgroup=fail"
+	flags "$VM/cgroup=fail" --vm "$VM"
 	echo "0::/nimbus/$VM" > "$R/proc/777/cgroup"
 
 	cp "$R/proc/777/net/dev" "$BATS_TEST_TMPDIR/dev"
 	grep -v "^nimbus-0123abcd:" "$BATS_TEST_TMPDIR/dev" > "$R/proc/777/net/dev"
-	vm_flags "$VM/tap=fail"
+	flags "$VM/tap=fail" --vm "$VM"
 	[ "$(reason tap)" = "no tap $VM in its namespace" ]
 	{ cat "$BATS_TEST_TMPDIR/dev"; echo '  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0'; } > "$R/proc/777/net/dev"
-	vm_flags "$VM/tap=fail"
+	flags "$VM/tap=fail" --vm "$VM"
 	[ "$(reason tap)" = "links not named for it: eth0" ]
 	cp "$BATS_TEST_TMPDIR/dev" "$R/proc/777/net/dev"
 
 	record "$VM" 777 12345 12345 j2 "$BATS_TEST_TMPDIR/netns" "$cg"
-	vm_flags "$VM/rootfs=fail"
+	flags "$VM/rootfs=fail" --vm "$VM"
 	[ "$(reason rootfs)" = "nothing attested for job j2" ]
 	record "$VM" 777 12345 12345 "" "$BATS_TEST_TMPDIR/netns" "$cg"
-	vm_flags "$VM/rootfs=warn"
+	flags "$VM/rootfs=warn" --vm "$VM"
 
 	# its pid taken by another process since: reap's business
 	record "$VM" 777 12345 12345 j1 "$BATS_TEST_TMPDIR/netns" "$cg"
 	fake_process "$R" 777 sleep 600
-	vm_flags "$VM/process=warn"
+	flags "$VM/process=warn" --vm "$VM"
 	[ "$(reason process)" = "pid 777 is gone: reap it" ]
 }
 

@@ -1,11 +1,17 @@
 # Helpers of the audit tests: `load lib/audit` after lib/common.
 #
-# fake_host ROOT makes under ROOT the proc, sys and dev of a host that
-# passes every check of `nimbus audit --root ROOT`; the tests then break
-# one thing at a time. fake_task ROOT PID TID [FIELD=VALUE]... writes the
-# status of one thread, fake_process ROOT PID CMDLINE... its command line.
-# check_status [SUBJECT] CHECK prints the status of a check in $output
-# (audit's --json).
+# audit_setup (in setup) makes under $R, with fake_host, the proc, sys
+# and dev of a host that passes every check of `nimbus audit --root $R`;
+# the tests then break one thing at a time and see that `flags` reports
+# exactly it. fake_task ROOT PID TID [FIELD=VALUE]... writes the status
+# of one thread, fake_process ROOT PID CMDLINE... its command line.
+
+audit_setup() {
+	common_setup
+	require_cmd jq
+	R=$BATS_TEST_TMPDIR/root
+	fake_host "$R"
+}
 
 fake_host() {
 	local r=$1 v
@@ -58,16 +64,43 @@ fake_process() {
 	printf '%s\0' "$@" > "$r/proc/$pid/cmdline"
 }
 
-# check_status [SUBJECT] CHECK: the status of a check of $output.
-check_status() {
-	local subject=host
+# _field FIELD [SUBJECT] CHECK: a field of a check of $output (audit's
+# --json); SUBJECT defaults to the only one there is (--vm), else host.
+_field() {
+	local field=$1 subject
+	shift
+	subject=$(jq -r 'map(.subject) | unique | if length == 1 then .[0] else "host" end' <<< "$output")
 	[ $# = 1 ] || { subject=$1; shift; }
-	jq -r --arg s "$subject" --arg c "$1" '.[] | select(.subject == $s and .check == $c) | .status' \
-		<<< "$output"
+	jq -r --arg s "$subject" --arg c "$1" --arg f "$field" \
+		'.[] | select(.subject == $s and .check == $c) | .[$f]' <<< "$output"
+}
+
+check_status() {
+	_field status "$@"
+}
+
+reason() {
+	_field reason "$@"
 }
 
 # The checks of $output that did not pass, as SUBJECT/CHECK=STATUS words.
 not_passed() {
 	jq -r '.[] | select(.status != "pass") | "\(.subject)/\(.check)=\(.status)"' <<< "$output" |
 		tr '\n' ' ' | sed 's/ $//'
+}
+
+# flags EXPECTED [AUDIT-OPTION]...: `nimbus audit --json --root $R`
+# flags exactly EXPECTED (SUBJECT/CHECK=STATUS words), exiting 3 when
+# one of them is fail.
+flags() {
+	local want=$1
+	shift
+	run --separate-stderr nimbus audit --json --root "$R" "$@"
+	[ "$(not_passed)" = "$want" ] || fail "flagged: '$(not_passed)', not '$want': $output"
+	if [[ $want == *=fail* ]]; then
+		assert_status 3
+		[[ $stderr == *"checks failed"* ]]
+	else
+		assert_success
+	fi
 }
