@@ -146,25 +146,25 @@ static void listening(struct http_server *srv, const char *only)
 /* What the services write must be the user's before they become it. */
 static int give_files(const struct sandbox_user *u, const char *only)
 {
+	static const char *const sqlite_files[] = { "", "-wal", "-shm" };
 	const char *db;
 	int rc = 0;
 
 	if (skip_prefix(cfg_str("store.url"), "sqlite:", &db)) {
 		const char *slash = strrchr(db, '/');
-		char *dir = slash && slash > db ? xstrndup(db, slash - db) : NULL;
-		char *wal = xstrfmt("%s-wal", db), *shm = xstrfmt("%s-shm", db);
 
-		if (dir)
+		if (slash && slash > db) {
+			char *dir = xstrndup(db, slash - db);
+
 			rc = sandbox_give_dir(dir, u);
-		if (!rc)
-			rc = sandbox_give_file(db, u);
-		if (!rc)
-			rc = sandbox_give_file(wal, u);
-		if (!rc)
-			rc = sandbox_give_file(shm, u);
-		free(dir);
-		free(wal);
-		free(shm);
+			free(dir);
+		}
+		for (size_t i = 0; !rc && i < ARRAY_SIZE(sqlite_files); i++) {
+			char *file = xstrfmt("%s%s", db, sqlite_files[i]);
+
+			rc = sandbox_give_file(file, u);
+			free(file);
+		}
 	}
 	for (size_t i = 0; !rc && i < ARRAY_SIZE(services); i++)
 		if (services[i].dir && wanted(&services[i], only))

@@ -22,7 +22,7 @@ nimbus() {
 common_setup() {
 	local v
 	for v in $(env | sed -n 's/^\(NIMBUS_[A-Z0-9_]*\)=.*/\1/p'); do
-		case $v in NIMBUS_BIN|NIMBUS_BUILD|NIMBUS_SRC) ;; *) unset "$v" ;; esac
+		case $v in NIMBUS_BIN|NIMBUS_BUILD|NIMBUS_SRC|NIMBUS_SERVE_USER) ;; *) unset "$v" ;; esac
 	done
 	export HOME=$BATS_TEST_TMPDIR/home
 	mkdir -p "$HOME"
@@ -30,10 +30,6 @@ common_setup() {
 	: > "$NIMBUS_CONFIG"
 	export NIMBUS_CORE_STATE_DIR=$BATS_TEST_TMPDIR/state
 	export NIMBUS_CORE_RUN_DIR=$BATS_TEST_TMPDIR/run
-	# A service started as root would become the user nimbus, which the
-	# test directories are not for: stay root, without capabilities
-	# (t/9000-serve-sandbox.bats has it become another user).
-	[ "$(id -u)" != 0 ] || export NIMBUS_SERVE_USER=root
 }
 
 setup() {
