@@ -527,19 +527,17 @@ static void check_threads(struct audit *a, const char *subject, pid_t pid, enum 
 	free(path);
 }
 
-/*
- * Whether a command line (NUL-separated) runs a nimbus service: after
- * the global options, "serve" or "SERVICE serve".
- */
-static bool is_serve(const char *cmdline, size_t len)
+bool audit_is_serve(const char *cmdline, size_t len)
 {
 	struct strvec argv = STRVEC_INIT;
 	const char *base;
 	size_t i = 1;
 	bool yes = false;
 
-	for (size_t at = 0; at < len; at += strlen(cmdline + at) + 1)
-		strvec_push(&argv, cmdline + at);
+	for (size_t at = 0, n; at < len; at += n + 1) {
+		n = strnlen(cmdline + at, len - at);
+		strvec_pushf(&argv, "%.*s", (int)n, cmdline + at);
+	}
 	base = argv.nr ? strrchr(argv.v[0], '/') : NULL;
 	if (!argv.nr || strcmp(base ? base + 1 : argv.v[0], "nimbus"))
 		goto out;
@@ -592,7 +590,7 @@ void audit_services(struct audit *a)
 		strbuf_reset(&file);
 		strbuf_addf(&file, "/proc/%ld/cmdline", pid);
 		/* a service may come and go while we look */
-		if (read_under(a, file.buf, &sb) || !is_serve(sb.buf, sb.len))
+		if (read_under(a, file.buf, &sb) || !audit_is_serve(sb.buf, sb.len))
 			continue;
 		strbuf_reset(&file);
 		strbuf_addf(&file, "/proc/%ld/status", pid);

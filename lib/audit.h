@@ -43,6 +43,12 @@ void audit_host(struct audit *a);
  * on every thread no capability, no_new_privs and seccomp filtering.
  */
 void audit_services(struct audit *a);
+/*
+ * Whether a command line (/proc/PID/cmdline: NUL-separated, any process
+ * may write anything there) runs a nimbus service: after the global
+ * options, "serve" or "SERVICE serve".
+ */
+bool audit_is_serve(const char *cmdline, size_t len);
 
 /*
  * A VM, as its record (<core.run_dir>/vms/<id>.json) describes it.

@@ -228,14 +228,17 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsi
 	return seccomp_rule_add_array(ctx, action, sys, nr, cmp);
 }
 
+/* Allow name when one argument compares as cmp says. */
+static int allow_if(scmp_filter_ctx ctx, const char *name, struct scmp_arg_cmp cmp)
+{
+	return add_rule(ctx, SCMP_ACT_ALLOW, name, 1, &cmp);
+}
+
 static int add_rules(scmp_filter_ctx ctx)
 {
 	static const int families[] = { AF_UNIX, AF_INET, AF_INET6 };
 	static const unsigned long ioctls[] = { FIONREAD, FIONBIO, TCGETS };
 	static const int prctls[] = { PR_SET_NAME, PR_GET_NAME };
-	/* threads only: no process, no namespace */
-	struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_NAMESPACES,
-					     CLONE_THREAD);
 	/* glibc's getaddrinfo() asks the kernel for the addresses of the host */
 	struct scmp_arg_cmp netlink[] = { SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
 					  SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE) };
@@ -247,26 +250,24 @@ static int add_rules(scmp_filter_ctx ctx)
 	for (size_t i = 0; !rc && i < ARRAY_SIZE(sanitizer_syscalls); i++)
 		rc = add_rule(ctx, SCMP_ACT_ALLOW, sanitizer_syscalls[i], 0, NULL);
 #endif
+	/* threads only: no process, no namespace */
 	if (!rc)
-		rc = add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &thread);
+		rc = allow_if(ctx, "clone", SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_NAMESPACES,
+						    CLONE_THREAD));
 	/* its flags are out of reach of a filter: glibc falls back to clone() */
 	if (!rc)
 		rc = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 	for (size_t i = 0; !rc && i < ARRAY_SIZE(families); i++)
-		rc = add_rule(ctx, SCMP_ACT_ALLOW, "socket", 1,
-			      &(struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, families[i]));
+		rc = allow_if(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, families[i]));
 	if (!rc)
 		rc = add_rule(ctx, SCMP_ACT_ALLOW, "socket", 2, netlink);
 	if (!rc)
-		rc = add_rule(ctx, SCMP_ACT_ALLOW, "socketpair", 1,
-			      &(struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		rc = allow_if(ctx, "socketpair", SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	for (size_t i = 0; !rc && i < ARRAY_SIZE(ioctls); i++)
-		rc = add_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1,
-			      &(struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_EQ, ioctls[i]));
+		rc = allow_if(ctx, "ioctl", SCMP_A1(SCMP_CMP_EQ, ioctls[i]));
 	/* thread names */
 	for (size_t i = 0; !rc && i < ARRAY_SIZE(prctls); i++)
-		rc = add_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1,
-			      &(struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, prctls[i]));
+		rc = allow_if(ctx, "prctl", SCMP_A0(SCMP_CMP_EQ, prctls[i]));
 	return rc;
 }
 
