@@ -27,24 +27,27 @@ static struct store *open_store(const struct audit_vm *vms, size_t nr)
 	return NULL;
 }
 
+/* Every VM of this host, or only one; each is also compared with all of them. */
 static void audit_vms(struct audit *a, const char *only)
 {
-	struct audit_vm *vms, one = AUDIT_VM_INIT;
+	struct audit_vm *vms, one = AUDIT_VM_INIT, *todo;
 	struct store *st;
-	size_t nr;
+	size_t nr, n;
 	int rc;
 
 	audit_vm_list(&vms, &nr);
+	todo = vms;
+	n = nr;
 	if (only) {
 		rc = audit_vm_load(only, &one);
 		if (rc)
 			die_fail(rc);
+		todo = &one;
+		n = 1;
 	}
-	st = open_store(only ? &one : vms, only ? 1 : nr);
-	if (only)
-		audit_vm(a, &one, vms, nr, st);
-	for (size_t i = 0; !only && i < nr; i++)
-		audit_vm(a, &vms[i], vms, nr, st);
+	st = open_store(todo, n);
+	for (size_t i = 0; i < n; i++)
+		audit_vm(a, &todo[i], vms, nr, st);
 	if (st)
 		store_close(st);
 	for (size_t i = 0; i < nr; i++)

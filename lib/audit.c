@@ -1,14 +1,12 @@
 #include "common.h"
 #include "audit.h"
 #include "config.h"
-#include "output.h"
 #include "rootfs-attest.h"
 
 #include <dirent.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #define PROC_MAX (1 << 20)
 
@@ -672,7 +670,7 @@ int audit_vm_load(const char *id, struct audit_vm *vm)
 	return rc;
 }
 
-int audit_vm_list(struct audit_vm **out, size_t *nr)
+void audit_vm_list(struct audit_vm **out, size_t *nr)
 {
 	char *path = xstrfmt("%s/vms", cfg_str("core.run_dir"));
 	DIR *dir = opendir(path);
@@ -700,7 +698,6 @@ int audit_vm_list(struct audit_vm **out, size_t *nr)
 	if (dir)
 		closedir(dir);
 	free(path);
-	return 0;
 }
 
 void audit_vm_release(struct audit_vm *vm)

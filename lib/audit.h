@@ -51,8 +51,9 @@ void audit_services(struct audit *a);
 bool audit_is_serve(const char *cmdline, size_t len);
 
 /*
- * A VM, as its record (<core.run_dir>/vms/<id>.json) describes it.
- * TODO(boot): vm_record of lib/vm.h once it lands; these are its fields.
+ * A VM, as its record (<core.run_dir>/vms/<id>.json, written by boot)
+ * describes it: the fields of boot's struct vm_record that the checks
+ * need, read here until lib/vm.h lands.
  */
 struct audit_vm {
 	json_t *doc;
@@ -69,7 +70,7 @@ struct audit_vm {
 /* The record of VM id: 0, -EXIT_NOTFOUND, or -EXIT_FAIL when malformed. */
 int audit_vm_load(const char *id, struct audit_vm *vm);
 /* Every record; malformed ones are skipped with a warning. */
-int audit_vm_list(struct audit_vm **out, size_t *nr);
+void audit_vm_list(struct audit_vm **out, size_t *nr);
 void audit_vm_release(struct audit_vm *vm);
 
 struct store;
