@@ -314,17 +314,28 @@ static bool trusted_owner(uid_t uid)
 	return pw && pw->pw_uid == uid;
 }
 
+/* Stat one of nimbus' files: one that is missing passes, saying so; an error fails. */
+static bool found(struct audit *a, const char *check, const char *path, const char *missing,
+		  struct stat *st)
+{
+	int err;
+
+	if (!stat(path, st))
+		return true;
+	err = errno;
+	audit_report(a, "host", check, err == ENOENT ? AUDIT_PASS : AUDIT_FAIL, "%s: %s", path,
+		     err == ENOENT ? missing : strerror(err));
+	return false;
+}
+
 static void check_config(struct audit *a)
 {
 	const char *path = cfg_file_path();
 	struct strbuf desc = STRBUF_INIT;
 	struct stat st;
 
-	if (stat(path, &st)) {
-		audit_report(a, "host", "config", errno == ENOENT ? AUDIT_PASS : AUDIT_FAIL,
-			     "%s: %s", path, errno == ENOENT ? "none, the defaults hold" : strerror(errno));
+	if (!found(a, "config", path, "none, the defaults hold", &st))
 		return;
-	}
 	mode_owner(&desc, &st);
 	if (st.st_uid && st.st_uid != geteuid())
 		audit_report(a, "host", "config", AUDIT_FAIL, "%s is %s: whoever owns it configures nimbus",
@@ -367,11 +378,8 @@ static void check_keys(struct audit *a)
 	struct stat st;
 	DIR *dir;
 
-	if (stat(path, &st)) {
-		audit_report(a, "host", "keys", errno == ENOENT ? AUDIT_PASS : AUDIT_FAIL, "%s: %s", path,
-			     errno == ENOENT ? "no keys yet" : strerror(errno));
+	if (!found(a, "keys", path, "no keys yet", &st))
 		return;
-	}
 	mode_owner(&desc, &st);
 	if (!S_ISDIR(st.st_mode))
 		strbuf_addstr(&bad, "; not a directory");
