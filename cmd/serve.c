@@ -201,6 +201,10 @@ static void drop_privileges(const char *only)
 		die_fail(rc);
 	xsnprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
 	log_kv(LOG_INFO, "privileges dropped", "uid", uid, NULL);
+	/* every token is checked against the public keys in there */
+	if (access(cfg_str("keys.dir"), R_OK | X_OK) && errno != ENOENT)
+		warning("cannot read keys.dir %s as uid %s: %s; no token will verify (see "
+			"nimbus-serve(1), Privileges)", cfg_str("keys.dir"), uid, strerror(errno));
 	sandbox_user_release(&u);
 }
 

@@ -85,6 +85,7 @@ assert_sandboxed_threads() {
 	[ "$(status_of "$SERVE_PID" Seccomp)" = 2 ]
 	assert_sandboxed_threads
 	grep -q "privileges dropped uid=65534" "$LOG"
+	! grep -q "cannot read keys.dir" "$LOG"
 
 	# its HTTP: the keys, the metrics, the cache, the logs
 	run curl -sf "http://127.0.0.1:$PORT/.well-known/jwks.json"
@@ -134,11 +135,15 @@ assert_sandboxed_threads() {
 	export NIMBUS_SERVE_USER=nobody
 	# as nimbus commands run as root make them: private to root
 	nimbus db migrate >/dev/null
+	nimbus key rotate >/dev/null
 	[ "$(stat -c %U "$NIMBUS_CORE_STATE_DIR/nimbus.db")" = root ]
 	start_serve
 	run find "$NIMBUS_CORE_STATE_DIR" ! -user nobody
 	assert_output ''
 	grep -q "handed over path=$NIMBUS_CORE_STATE_DIR user=nobody" "$LOG"
+	# keys.dir is not the service's to take: it says what will not work
+	grep -q "cannot read keys.dir $NIMBUS_KEYS_DIR as uid 65534: Permission denied; no token will verify" "$LOG"
+	[ "$(stat -c %U "$NIMBUS_KEYS_DIR")" = root ]
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID"
 	SERVE_PID=
