@@ -2,6 +2,7 @@
 #define BUILTIN_H
 
 /* One entry point per top-level command, cmd/<name>.c. */
+int cmd_audit(int argc, const char **argv);
 int cmd_cache(int argc, const char **argv);
 int cmd_config(int argc, const char **argv);
 int cmd_db(int argc, const char **argv);

@@ -14,6 +14,7 @@ struct cmd_struct {
 
 /* The one list of commands: help, the completions and the docs read it. */
 static const struct cmd_struct commands[] = {
+	{ "audit", cmd_audit, "check the security posture of this host, its services and VMs" },
 	{ "cache", cmd_cache, "serve and collect the build cache" },
 	{ "config", cmd_config, "show the effective configuration" },
 	{ "db", cmd_db, "migrate the store and show its schema version" },

@@ -237,6 +237,17 @@ static int check_4k(const char *v, struct strbuf *err)
 	return -1;
 }
 
+/* A user name as useradd(8) takes it; it is looked up when a service starts. */
+static int check_user(const char *v, struct strbuf *err)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	if (*v && *v != '-' && !v[n] && n <= 32)
+		return 0;
+	strbuf_addstr(err, "wants a user name");
+	return -1;
+}
+
 static int check_absolute_or_empty(const char *v, struct strbuf *err)
 {
 	return *v ? check_absolute(v, err) : 0;
@@ -347,6 +358,8 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "worker threads (0: one per CPU)" },
 	{ .name = "serve.timeout", .type = CFG_SECONDS, .def = "30", .min = 1, .max = 3600,
 	  .help = "idle connection timeout" },
+	{ .name = "serve.user", .type = CFG_STRING, .def = "nimbus", .check = check_user,
+	  .help = "the user a service started as root runs as (root: stay root, without capabilities)" },
 	{ .name = "store.busy_timeout", .type = CFG_SECONDS, .def = "5", .min = 0, .max = 3600,
 	  .help = "how long SQLite waits for a lock" },
 	{ .name = "store.connect_timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,

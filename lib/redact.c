@@ -71,6 +71,18 @@ void redact_register_pem(const char *pem, size_t len)
 	}
 }
 
+bool redact_has_secret(const char *s)
+{
+	size_t len = strlen(s);
+	bool found = false;
+
+	pthread_rwlock_rdlock(&secrets_lock);
+	for (size_t i = 0; i < secrets_nr && !found; i++)
+		found = memmem(s, len, secrets[i].buf, secrets[i].len) != NULL;
+	pthread_rwlock_unlock(&secrets_lock);
+	return found;
+}
+
 void redact_forget_all(void)
 {
 	pthread_rwlock_wrlock(&secrets_lock);
