@@ -10,6 +10,7 @@
 #include "parse-options.h"
 #include "registry.h"
 #include "sandbox.h"
+#include "signer.h"
 #include "store.h"
 #include "token.h"
 
@@ -104,11 +105,19 @@ static void jwks_fini(void)
 	jwks_verifier = NULL;
 }
 
+/* The registry's /token signs with private keys that no service may read. */
+static int start_signer(void)
+{
+	return signer_start(cfg_str("keys.dir"));
+}
+
 /*
  * The services of `nimbus serve`, in one process on one address. Each one
  * opens what it needs and adds its routes in init() (0, or a fail() code),
  * and releases it in fini() once the server has stopped; dir is the key
- * of the directory it writes, if any. A new service appends its line.
+ * of the directory it writes, if any; as_root() starts what must keep
+ * root's rights, before the server gives them up. A new service appends
+ * its line.
  * `nimbus SERVICE serve` runs the named one alone, beside those marked
  * always.
  */
@@ -118,13 +127,14 @@ static const struct service {
 	void (*fini)(void);
 	bool always;
 	const char *dir;
+	int (*as_root)(void);
 } services[] = {
-	{ "store", store_init, NULL, true, NULL },
-	{ "health", health_init, NULL, true, NULL },
-	{ "jwks", jwks_init, jwks_fini, false, NULL },
-	{ "cache", cache_service_init, cache_service_fini, false, "cache.dir" },
-	{ "logs", logs_service_init, logs_service_fini, false, "logs.spool_dir" },
-	{ "registry", registry_service_init, NULL, false, "registry.dir" },
+	{ "store", store_init, NULL, true, NULL, NULL },
+	{ "health", health_init, NULL, true, NULL, NULL },
+	{ "jwks", jwks_init, jwks_fini, false, NULL, NULL },
+	{ "cache", cache_service_init, cache_service_fini, false, "cache.dir", NULL },
+	{ "logs", logs_service_init, logs_service_fini, false, "logs.spool_dir", NULL },
+	{ "registry", registry_service_init, signer_stop, false, "registry.dir", start_signer },
 };
 
 static bool wanted(const struct service *s, const char *only)
@@ -197,6 +207,9 @@ static void drop_privileges(const char *only)
 		if (!rc)
 			rc = give_files(&u, only);
 	}
+	for (size_t i = 0; !rc && i < ARRAY_SIZE(services); i++)
+		if (services[i].as_root && wanted(&services[i], only))
+			rc = services[i].as_root();
 	if (!rc)
 		rc = sandbox_drop(u.name && u.uid ? &u : NULL);
 	if (rc)

@@ -560,15 +560,45 @@ out:
 	return yes;
 }
 
+/* Whether pid runs `nimbus serve` (or `nimbus SERVICE serve`). */
+static bool is_serve(struct audit *a, long pid, struct strbuf *sb)
+{
+	char file[64];
+
+	xsnprintf(file, sizeof(file), "/proc/%ld/cmdline", pid);
+	/* a service may come and go while we look */
+	return !read_under(a, file, sb) && audit_is_serve(sb->buf, sb->len);
+}
+
+/* The registry's signer: root, forked by a service to read the private keys for it. */
+static bool is_signer(struct audit *a, const char *status)
+{
+	struct strbuf v = STRBUF_INIT;
+	bool yes = false;
+	char *end;
+	long ppid;
+
+	if (status_field(status, "Name", &v) && !strcmp(v.buf, "nimbus-signer") &&
+	    status_field(status, "PPid", &v)) {
+		ppid = strtol(v.buf, &end, 10);
+		yes = !*end && ppid > 1 && is_serve(a, ppid, &v);
+	}
+	strbuf_release(&v);
+	return yes;
+}
+
 static void check_service(struct audit *a, pid_t pid, const char *status)
 {
+	bool signer = is_signer(a, status);
 	char subject[32];
 	int64_t uid;
 	struct passwd *pw;
 
-	xsnprintf(subject, sizeof(subject), "serve:%d", (int)pid);
+	xsnprintf(subject, sizeof(subject), "%s:%d", signer ? "signer" : "serve", (int)pid);
 	if (ids(status, "Uid", &uid))
 		audit_report(a, subject, "user", AUDIT_FAIL, "mixed uids: it may switch back");
+	else if (!uid && signer)
+		audit_report(a, subject, "user", AUDIT_PASS, "root, for the private keys alone: it only signs");
 	else if (!uid)
 		audit_report(a, subject, "user", AUDIT_FAIL, "root: set serve.user");
 	else if ((pw = getpwuid(uid)))
@@ -593,10 +623,7 @@ void audit_services(struct audit *a)
 
 		if (*end || pid <= 0 || pid == getpid())
 			continue;
-		strbuf_reset(&file);
-		strbuf_addf(&file, "/proc/%ld/cmdline", pid);
-		/* a service may come and go while we look */
-		if (read_under(a, file.buf, &sb) || !audit_is_serve(sb.buf, sb.len))
+		if (!is_serve(a, pid, &sb))
 			continue;
 		strbuf_reset(&file);
 		strbuf_addf(&file, "/proc/%ld/status", pid);

@@ -2,6 +2,7 @@
 #include "oci.h"
 #include "registry-internal.h"
 #include "secret-hash.h"
+#include "signer.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -168,15 +169,10 @@ static void intersect(const struct strvec *asked, const struct strvec *granted, 
 static void mint_reply(struct http_request *req, const struct strvec *scopes, const char *sub)
 {
 	struct strbuf token = STRBUF_INIT, issued = STRBUF_INIT;
-	struct jose_key *k;
 	int64_t now = now_ms() / 1000;
-	int rc = keydir_signing_key(reg.keys_dir, now, &k);
+	int rc = signer_mint(reg.keys_dir, &(struct token_spec){ .iss = reg.issuer, .aud = "registry",
+				.sub = sub, .scopes = scopes, .ttl = reg.token_ttl }, now, &token);
 
-	if (!rc) {
-		rc = token_mint(k, &(struct token_spec){ .iss = reg.issuer, .aud = "registry", .sub = sub,
-			       .scopes = scopes, .ttl = reg.token_ttl }, now, &token);
-		jose_key_free(k);
-	}
 	if (rc) {
 		/* as a keyset missing at verification */
 		http_reply_fail(req, fail(EXIT_UNAVAILABLE, "cannot mint: %s", fail_message()));

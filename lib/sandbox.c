@@ -199,6 +199,8 @@ static const char *const serve_syscalls[] = {
 	"rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "restart_syscall", "nanosleep",
 	"clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time",
 	"sched_yield", "sched_getaffinity", "getrandom",
+	/* the registry's signer, reaped at stop */
+	"wait4",
 	/* who and where we are */
 	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups",
 	"uname", "sysinfo", "getrlimit", "prlimit64", "getrusage",

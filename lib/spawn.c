@@ -56,8 +56,8 @@ static int move_fd(int fd, int target)
 	return fd < 0 ? -1 : dup2(fd, target) < 0 ? -1 : 0;
 }
 
-/* Close every descriptor above 2 but keep; close_range() is Linux 5.9. */
-static void close_others(int keep)
+/* close_range() is Linux 5.9 */
+void close_fds_except(int keep)
 {
 	struct rlimit rl;
 
@@ -91,7 +91,7 @@ static NORETURN void run_child(const struct child *c, const char *const *env, pi
 	if (move_fd(c->in, 0) || move_fd(c->out, 1) || move_fd(c->err, 2))
 		goto fail;
 	/* the report pipe (above 2, close-on-exec) tells the parent why exec failed */
-	close_others(report);
+	close_fds_except(report);
 	execvpe(c->argv[0], (char *const *)c->argv, (char *const *)env);
 fail:
 	err = errno;

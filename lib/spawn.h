@@ -55,6 +55,9 @@ int child_start(struct child *c);
 /* Wait for it: its wait status in *status; 0, or a fail() code. */
 int child_wait(struct child *c, int *status);
 
+/* Close every descriptor above 2 but keep (async-signal-safe). */
+void close_fds_except(int keep);
+
 /* The environment child_start() gives (NULL-terminated, in out). */
 void child_env(const struct child *c, struct strvec *out);
 

@@ -67,7 +67,7 @@ assert_sandboxed_threads() {
 
 @test "started as root, serve becomes serve.user without capabilities, filtered, and serves" {
 	require_root
-	local tok push pull
+	local tok push pull reg signer f
 	export NIMBUS_SERVE_USER=nobody
 	nimbus key rotate >/dev/null
 	# the public keys for the service's group; the private ones stay root's
@@ -111,10 +111,35 @@ assert_sandboxed_threads() {
 	assert_output ''
 	[ -n "$(find "$NIMBUS_CORE_STATE_DIR/cache" -type f)" ]
 
+	# the registry's /token signs through the signer, which alone reads the private keys
+	reg=$(nimbus token mint --aud registry --scope pull:acme)
+	run curl -s -o "$SANDBOX/token.json" -w '%{http_code}' -u "ci:$reg" \
+		"http://127.0.0.1:$PORT/token?service=nimbus&scope=repository:acme/app:pull"
+	assert_output 200
+	run nimbus token verify --aud registry --json "$(jq -r .token "$SANDBOX/token.json")"
+	assert_success
+	[ "$(jq -r .scope <<< "$output")" = pull:acme ]
+	signer=$(pgrep -P "$SERVE_PID" -x nimbus-signer)
+	[ "$(status_of "$signer" Uid)" = "$(printf '0\t0\t0\t0')" ]
+	for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+		[ "$(status_of "$signer" $f)" = 0000000000000000 ] || fail "signer $f"
+	done
+	[ "$(status_of "$signer" NoNewPrivs)" = 1 ]
+	[ "$(status_of "$signer" Seccomp)" = 2 ]
+	[ "$(stat -c %U:%a "$NIMBUS_KEYS_DIR"/*.pem)" = root:600 ]
+
 	# and audit sees it so
 	run --separate-stderr nimbus audit --json
 	[ "$(jq -r --arg s "serve:$SERVE_PID" '[.[] | select(.subject == $s) | .status] | unique | join(",")' \
 		<<< "$output")" = pass ]
+	[ "$(jq -r --arg s "signer:$signer" '[.[] | select(.subject == $s) | .status] | unique | join(",")' \
+		<<< "$output")" = pass ]
+
+	# without its signer, /token cannot mint, and says so; the rest serves on
+	kill -KILL "$signer"
+	run curl -s -o /dev/null -w '%{http_code}' -u "ci:$reg" "http://127.0.0.1:$PORT/token?service=nimbus"
+	assert_output 503
+	curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null
 
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID"
