@@ -61,8 +61,7 @@ static int mint_here(const char *keys_dir, const struct token_spec *spec, int64_
 	return rc;
 }
 
-/* In the signer: one request, its reply. */
-static json_t *sign_request(const char *keys_dir, const char *buf, size_t len)
+json_t *signer_answer(const char *keys_dir, const char *buf, size_t len)
 {
 	struct strvec scopes = STRVEC_INIT;
 	struct strbuf token = STRBUF_INIT;
@@ -119,7 +118,7 @@ static NORETURN void run_signer(int fd, const char *keys_dir)
 			continue;
 		if (n <= 0)
 			break;
-		reply = sign_request(keys_dir, buf, n);
+		reply = signer_answer(keys_dir, buf, n);
 		text = json_dumps(reply, JSON_COMPACT);
 		if (send(3, text, strlen(text), MSG_NOSIGNAL) < 0)
 			break;

@@ -24,6 +24,13 @@ int signer_start(const char *keys_dir);
 int signer_mint(const char *keys_dir, const struct token_spec *spec, int64_t now,
 		struct strbuf *out);
 
+/*
+ * What the signer answers to a request (the JSON text of len bytes a
+ * service sent): {"token": ...} or {"code": N, "error": ...}. For the
+ * tests and the fuzz harness.
+ */
+json_t *signer_answer(const char *keys_dir, const char *req, size_t len);
+
 /* Stop the signer and wait for it. */
 void signer_stop(void);
 
