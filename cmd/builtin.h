@@ -16,6 +16,7 @@ int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);
 int cmd_verify(int argc, const char **argv);
+int cmd_webhook(int argc, const char **argv);
 
 /*
  * The HTTP services of cmd/serve.c: all of them (only NULL), or the base

@@ -9,6 +9,7 @@
 #include "parse-options.h"
 #include "store.h"
 #include "token.h"
+#include "webhook.h"
 
 #include <signal.h>
 
@@ -117,6 +118,7 @@ static const struct service {
 	{ "health", health_init, NULL, true },
 	{ "jwks", jwks_init, jwks_fini, false },
 	{ "cache", cache_service_init, cache_service_fini, false },
+	{ "webhook", webhook_service_init, webhook_service_fini, false },
 };
 
 static bool enabled(const struct service *s, const char *only)
