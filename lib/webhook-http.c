@@ -51,6 +51,7 @@ static const struct {
 	[WEBHOOK_SIGNATURE] = { 401, "UNAUTHORIZED", "signature" },
 	[WEBHOOK_WINDOW] = { 400, "BAD_REQUEST", "window" },
 	[WEBHOOK_REPLAY] = { 409, "REPLAY", "replay" },
+	[WEBHOOK_LIMITED] = { 429, "TOO_MANY_REQUESTS", "ratelimited" },
 };
 
 static bool same_file(const struct stat *a, const struct stat *b)

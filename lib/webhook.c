@@ -584,7 +584,7 @@ int webhook_ratelimit(struct kv *kv, struct webhook *wh, const struct rate *rate
 	*retry_after_ms = lim.retry_after_ms;
 	if (!rc)
 		return refuse(wh, WEBHOOK_LIMITED, "org %s is over its webhook rate limit; retry in "
-			      "%" PRId64 " ms", *wh->org ? wh->org : "-", lim.retry_after_ms);
+			      "%" PRId64 " s", *wh->org ? wh->org : "-", (lim.retry_after_ms + 999) / 1000);
 	return 0;
 }
 

@@ -120,12 +120,12 @@ post_parallel() {
 	: > "$cfg"
 	for dir in "$@"; do
 		{
+			[ ! -s "$cfg" ] || echo next
 			echo "url = \"$WEBHOOK_URL/webhook\""
 			echo "header = \"@$dir/headers\""
 			echo "data-binary = \"@$dir/body\""
 			echo "output = \"$dir/answer\""
 			echo 'write-out = "%{http_code}\n"'
-			echo next
 		} >> "$cfg"
 	done
 	curl -s -Z --parallel-immediate --parallel-max 100 -K "$cfg"
