@@ -82,17 +82,18 @@ static void reload_secrets(void)
 	}
 	svc.seen = st;
 	rc = webhook_secrets_load(svc.path, &fresh);
-	pthread_mutex_unlock(&svc.reload_lock);
-	if (rc) {
-		error("keeping the webhook secrets read before: %s", fail_message());
-		return;
+	if (!rc) {
+		pthread_rwlock_wrlock(&svc.lock);
+		old = svc.secrets;
+		svc.secrets = fresh;
+		pthread_rwlock_unlock(&svc.lock);
+		webhook_secrets_free(old);
 	}
-	pthread_rwlock_wrlock(&svc.lock);
-	old = svc.secrets;
-	svc.secrets = fresh;
-	pthread_rwlock_unlock(&svc.lock);
-	webhook_secrets_free(old);
-	log_kv(LOG_INFO, "webhook secrets read again", "file", svc.path, NULL);
+	pthread_mutex_unlock(&svc.reload_lock);
+	if (rc)
+		error("keeping the webhook secrets read before: %s", fail_message());
+	else
+		log_kv(LOG_INFO, "webhook secrets read again", "file", svc.path, NULL);
 }
 
 static const char *request_header(void *req, const char *name)
@@ -197,7 +198,7 @@ static void webhook_post(struct http_request *req)
 	bool claimed;
 	int rc;
 
-	if (!svc.secrets) {
+	if (!*svc.path) {
 		http_reply_error(req, 503, "UNAVAILABLE", "no webhook secrets: webhook.secret_file "
 				 "is not set");
 		return;
@@ -234,7 +235,8 @@ int webhook_service_init(struct http_server *srv)
 		.path = "/webhook", .methods = HTTP_POST, .name = "webhook",
 		.max_body = cfg_size("webhook.max_body"), .handler = webhook_post,
 	};
-	int rc = 0;
+	pthread_rwlockattr_t attr;
+	int rc;
 
 	if (job_labels_parse(cfg_str("webhook.labels"), &svc.labels))
 		BUG("webhook.labels passed its check but does not parse");
@@ -242,13 +244,22 @@ int webhook_service_init(struct http_server *srv)
 	svc.window = cfg_int("webhook.window");
 	svc.rate = cfg_rate("ratelimit.webhook");
 	svc.burst = cfg_int("ratelimit.webhook_burst");
-	if (!*svc.path)
+	if (!*svc.path) {
 		warning("webhook.secret_file is not set: /webhook refuses every delivery");
-	else if (stat(svc.path, &svc.seen) || (rc = webhook_secrets_load(svc.path, &svc.secrets)))
-		return rc ? rc : fail_errno(errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL,
-					    "cannot read %s", svc.path);
+	} else {
+		/* first: a change while it is read is seen by the next check */
+		if (stat(svc.path, &svc.seen))
+			memset(&svc.seen, 0, sizeof(svc.seen));
+		rc = webhook_secrets_load(svc.path, &svc.secrets);
+		if (rc)
+			return rc;
+	}
 	atomic_init(&svc.next_check, mono_ms() + RELOAD_CHECK_MS);
-	pthread_rwlock_init(&svc.lock, NULL);
+	/* a reload waits for the checks under way, not for a stream of them */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&svc.lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&svc.reload_lock, NULL);
 	pthread_key_create(&svc.handles, close_handles);
 	svc.accepted = metric_counter("nimbus_webhook_accepted_total",

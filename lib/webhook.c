@@ -72,18 +72,19 @@ static int add_secret(struct webhook_secrets *s, const char *line, size_t len, c
 	if (len >= strlen(WHSEC_PREFIX) && !memcmp(line, WHSEC_PREFIX, strlen(WHSEC_PREFIX))) {
 		const char *b64 = line + strlen(WHSEC_PREFIX);
 		size_t n = len - strlen(WHSEC_PREFIX);
-		ssize_t keylen;
+		unsigned char *raw = xmalloc(n + 1);
+		ssize_t keylen = base64_decode_padded(raw, b64, n);
 
 		redact_register_mem(b64, n);
-		sec.scheme = WEBHOOK_STANDARD;
-		sec.key = xmalloc(n + 1);
-		keylen = base64_decode_padded(sec.key, b64, n);
-		if (keylen <= 0) {
-			free_secret(sec.key, n + 1);
+		if (keylen > 0) {
+			sec.scheme = WEBHOOK_STANDARD;
+			sec.key = xmemdup(raw, keylen);
+			sec.len = keylen;
+		}
+		free_secret(raw, n + 1);
+		if (keylen <= 0)
 			return fail(EXIT_CONFIG, "%s:%d: a Standard Webhooks secret is whsec_ and base64",
 				    path, lineno);
-		}
-		sec.len = keylen;
 	} else {
 		sec.key = xmemdup(line, len);
 	}

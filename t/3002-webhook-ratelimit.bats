@@ -65,11 +65,14 @@ limits() {
 	deliveries "$d/a2" org-a 20
 	deliveries "$d/b" org-b 1
 	webhook_start
+	# the burst, ± 1, and what the rate refills while the 100 are answered
+	# (a token per 100 ms: none when the machine is not loaded)
 	t0=$(date +%s%N)
 	n=$(admitted "$d/a" 100)
 	t1=$(date +%s%N)
-	echo "# org-a, 100 at once: $n admitted in $(((t1 - t0) / 1000000)) ms" >&3
-	[ "$n" -ge 9 ] && [ "$n" -le 11 ]
+	hi=$((11 + $(tokens_down "$t0" "$t1")))
+	echo "# org-a, 100 at once: $n admitted in $(((t1 - t0) / 1000000)) ms, 9 to $hi expected" >&3
+	[ "$n" -ge 9 ] && [ "$n" -le "$hi" ]
 	[ "$(grep -cx 429 "$d/a.statuses")" -eq $((100 - n)) ]
 	grep -l TOO_MANY_REQUESTS "$d"/a/*/answer >/dev/null
 	# the other org is untouched
