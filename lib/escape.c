@@ -95,3 +95,15 @@ void strbuf_add_printable(struct strbuf *sb, const char *str, size_t len)
 		}
 	}
 }
+
+void hex_encode(char *out, const void *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
+}

@@ -245,7 +245,7 @@ int webhook_service_init(struct http_server *srv)
 	svc.rate = cfg_rate("ratelimit.webhook");
 	svc.burst = cfg_int("ratelimit.webhook_burst");
 	if (!*svc.path) {
-		warning("webhook.secret_file is not set: /webhook refuses every delivery");
+		log_info("webhook.secret_file is not set: /webhook refuses every delivery");
 	} else {
 		/* first: a change while it is read is seen by the next check */
 		if (stat(svc.path, &svc.seen))

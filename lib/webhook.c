@@ -1,5 +1,6 @@
 #include "common.h"
 #include "base64.h"
+#include "escape.h"
 #include "redact.h"
 #include "timeutil.h"
 #include "token.h"
@@ -179,17 +180,6 @@ static void hmac_sha256(const struct secret *sec, const struct part *parts, size
 		die("HMAC-SHA256 failed in OpenSSL");
 }
 
-static void hex(char *out, const unsigned char *in, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 /* X-Hub-Signature-256's hex digest of body under sec. */
 static void sign_github(const struct secret *sec, const char *body, size_t len,
 			char out[HEX_LEN + 1])
@@ -197,7 +187,7 @@ static void sign_github(const struct secret *sec, const char *body, size_t len,
 	unsigned char mac[MAC_LEN];
 
 	hmac_sha256(sec, &(struct part){ body, len }, 1, mac);
-	hex(out, mac, MAC_LEN);
+	hex_encode(out, mac, MAC_LEN);
 }
 
 /* A v1 signature of Standard Webhooks in base64: of "id.timestamp.body". */
@@ -265,7 +255,7 @@ void webhook_new_id(enum webhook_scheme scheme, struct strbuf *out)
 	}
 	raw[6] = (raw[6] & 0x0f) | 0x40;	/* version 4 */
 	raw[8] = (raw[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
-	hex(h, raw, sizeof(raw));
+	hex_encode(h, raw, sizeof(raw));
 	strbuf_addf(out, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
@@ -524,7 +514,7 @@ static void replay_keys(struct webhook *wh, const char *body, size_t len)
 	wh->keys[wh->keys_nr++] = xstrfmt("webhook:github:%s:%s", wh->hook_id, wh->id);
 	if (!EVP_Digest(body, len, md, NULL, EVP_sha256(), NULL))
 		die("SHA-256 failed in OpenSSL");
-	hex(h, md, MAC_LEN);
+	hex_encode(h, md, MAC_LEN);
 	wh->keys[wh->keys_nr++] = xstrfmt("webhook:sha256:%s", h);
 }
 

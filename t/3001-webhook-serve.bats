@@ -213,7 +213,7 @@ concurrent() {
 	! grep -q -e "$old" -e "$new" "$WEBHOOK_LOG"
 }
 
-@test "without webhook.secret_file: 503 and a warning; a loose secret file stops the start" {
+@test "without webhook.secret_file: 503, said in the log; a loose secret file stops the start" {
 	unset NIMBUS_WEBHOOK_SECRET_FILE
 	webhook_start
 	gh_delivery "$D" "$(workflow_job queued 1)"

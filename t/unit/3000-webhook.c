@@ -244,8 +244,6 @@ static int effect_of(struct webhook_secrets *s, const char *event, const char *p
 	job_labels_parse(want, &labels);
 	if (!rc)
 		rc = webhook_effect(&wh, &labels, payload, strlen(payload), e);
-	if (rc)
-		printf("# %s\n", fail_message());
 	strvec_clear(&labels);
 	return rc;
 }
