@@ -242,3 +242,24 @@ concurrent() {
 	assert_line 'nimbus_webhook_rejected_total{reason="signature"} 1'
 	assert_line 'nimbus_webhook_ratelimited_total{org="acme"} 1'
 }
+
+@test "the store down: 503, the claim given up; the same delivery is accepted once it is back" {
+	need_pg
+	need_redis
+	export NIMBUS_STORE_URL=postgres://nimbus:$PG_PASSWORD@$PG_HOST:$PG_PORT/$(pg_createdb)
+	# one worker, whose store is open before the store goes down
+	export NIMBUS_REDIS_URL=$REDIS_URL NIMBUS_STORE_CONNECT_TIMEOUT=2 NIMBUS_SERVE_THREADS=1
+	webhook_start
+	gh_delivery "$D/warm" "$(workflow_job queued 4)"
+	[ "$(post "$D/warm")" = 202 ]
+	gh_delivery "$D" "$(workflow_job queued 5)"
+	pg_down
+	run post "$D"
+	pg_up
+	assert_output 503
+	[ "$(post "$D")" = 202 ]
+	[ "$(post "$D")" = 409 ]
+	[ "$(job_count)" = 2 ]
+	grep -q 'webhook refused .*reason=replay' "$WEBHOOK_LOG"
+	! grep -q 'stays claimed' "$WEBHOOK_LOG"
+}
