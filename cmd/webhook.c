@@ -64,7 +64,7 @@ static int webhook_sign_cmd(int argc, const char **argv)
 	struct webhook_secrets *secrets;
 	struct strvec headers = STRVEC_INIT;
 	struct strbuf body = STRBUF_INIT, fresh = STRBUF_INIT, text = STRBUF_INIT;
-	json_t *doc = json_object();
+	json_t *doc;
 	int scheme, rc;
 
 	argc = parse_options(argc, argv, options, sign_usage, 0);
@@ -91,6 +91,7 @@ static int webhook_sign_cmd(int argc, const char **argv)
 			  body.buf, body.len, &headers);
 	if (rc)
 		die_fail(rc);
+	doc = json_object();
 	for (size_t i = 0; i + 1 < headers.nr; i += 2) {
 		json_object_set_new(doc, headers.v[i], xjson_string(headers.v[i + 1]));
 		strbuf_addf(&text, "%s: %s\n", headers.v[i], headers.v[i + 1]);

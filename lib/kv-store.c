@@ -43,9 +43,12 @@ static int ks_claim(struct kv *kv, const char *const *keys, size_t nr, int64_t t
 		return rc;
 	for (size_t i = 0; claimed == 1 && i < nr; i++)
 		claimed = store_kv_claim(st, keys[i], ttl);
-	if (claimed == 1 && (rc = store_commit(st)))
-		claimed = rc;
-	store_rollback(st);
+	if (claimed == 1) {
+		rc = store_commit(st);
+		claimed = rc ? rc : 1;
+	} else {
+		store_rollback(st);
+	}
 	return sweep_after(ks(kv), claimed);
 }
 
