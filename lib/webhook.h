@@ -24,8 +24,9 @@
  * the signature checked out (no one can burn another's nonces), for
  * twice the window: as long as the same delivery could pass the window.
  *
- * Functions return 0 or -code after fail(); webhook_check() and
- * webhook_claim() also say which verdict in wh->verdict.
+ * Functions return 0 or -code after fail(); those that take a struct
+ * webhook * record a refusal in wh->verdict (other failures, a kv or
+ * store that cannot be reached, leave it WEBHOOK_OK).
  */
 
 /* Delivery and hook ids, event names: 1 to WEBHOOK_ID_MAX bytes of [A-Za-z0-9._:-]. */
