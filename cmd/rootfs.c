@@ -2,11 +2,17 @@
 #include "builtin.h"
 #include "output.h"
 #include "parse-options.h"
+#include "rootfs-attest.h"
 #include "rootfs.h"
 
 static const char *const rootfs_hash_usage[] = {
 	"nimbus rootfs hash IMAGE [--overlay FILE]... [--type image|tar] [-j N] [--tree FILE]"
 	" [--verity] [--no-cache] [--cached] [--json]",
+	NULL,
+};
+
+static const char *const rootfs_attest_usage[] = {
+	"nimbus rootfs attest JOB --fence N IMAGE [--overlay FILE]... [--cached] [--json]",
 	NULL,
 };
 
@@ -81,7 +87,42 @@ static int hash_cmd(int argc, const char **argv)
 	return 0;
 }
 
+static int attest_cmd(int argc, const char **argv)
+{
+	struct rootfs_opts opts = { .type = ROOTFS_AUTO };
+	struct strvec overlays = STRVEC_INIT;
+	int64_t fence = 0;
+	int cached = 0, rc;
+	const struct option options[] = {
+		OPT_INT(0, "fence", &fence, "N", "the fence of the job's lease", 1, INT64_MAX),
+		OPT_STRVEC(0, "overlay", &overlays, "FILE", "an overlay, in order after IMAGE (repeatable)"),
+		OPT_BOOL(0, "cached", &cached, "use and update the hash cache"),
+		OPT_JSON(),
+		OPT_END(),
+	};
+	char address[VERITY_HEX_SIZE];
+	struct store *st;
+
+	argc = parse_options(argc, argv, options, rootfs_attest_usage, 0);
+	if (argc != 2)
+		usage_msg(rootfs_attest_usage, options, argc > 2 ? "too many arguments" : "want JOB and IMAGE");
+	if (!fence)
+		usage_msg(rootfs_attest_usage, options, "--fence is required");
+	opts.cached = cached;
+	st = store_open_or_die();
+	rc = rootfs_attest(st, argv[0], fence, argv[1], overlays.v, overlays.nr, &opts, address);
+	if (rc)
+		store_die(st, rc);
+	store_close(st);
+	out_result(json_pack("{s:s, s:I, s:s}", "job", argv[0], "fence", (json_int_t)fence,
+			     "address", address));
+	out_textf("%s\n", address);
+	strvec_clear(&overlays);
+	return 0;
+}
+
 static const struct subcommand rootfs_subcommands[] = {
+	{ "attest", attest_cmd, rootfs_attest_usage, "record for a job the address of what it boots" },
 	{ "hash", hash_cmd, rootfs_hash_usage, "print the content address of a rootfs and its overlays" },
 	{ NULL },
 };

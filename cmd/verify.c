@@ -2,13 +2,35 @@
 #include "builtin.h"
 #include "output.h"
 #include "parse-options.h"
+#include "rootfs-attest.h"
 #include "rootfs.h"
 
 static const char *const verify_usage[] = {
 	"nimbus verify IMAGE [--overlay FILE]... (--expect ADDRESS | --manifest FILE) [--tree FILE]"
 	" [-j N] [--no-cache] [--json]",
+	"nimbus verify --job JOB --expect ADDRESS [--json]",
 	NULL,
 };
+
+/* The address attested for job against the one expected. */
+static int verify_job(const char *job, const char *expect)
+{
+	struct strbuf address = STRBUF_INIT;
+	struct store *st = store_open_or_die();
+	int rc = rootfs_attested(st, job, &address, NULL);
+
+	if (rc < 0)
+		store_die(st, rc);
+	store_close(st);
+	if (!rc)
+		die_code(EXIT_NOTFOUND, "no rootfs was attested for job %s", job);
+	if (strcmp(address.buf, expect))
+		die_code(EXIT_REJECTED, "job %s booted %s, not %s", job, address.buf, expect);
+	out_result(json_pack("{s:s, s:s}", "job", job, "address", address.buf));
+	out_textf("%s\n", address.buf);
+	strbuf_release(&address);
+	return 0;
+}
 
 static void read_manifest(const char *path, struct rootfs_manifest *m)
 {
@@ -33,7 +55,7 @@ int cmd_verify(int argc, const char **argv)
 	struct rootfs_manifest want = ROOTFS_MANIFEST_INIT, got = ROOTFS_MANIFEST_INIT;
 	struct rootfs_expect exp = { 0 };
 	struct strvec overlays = STRVEC_INIT, diffs = STRVEC_INIT;
-	const char *manifest = NULL;
+	const char *manifest = NULL, *job = NULL;
 	int no_cache = 0, rc;
 	int64_t jobs = 0;
 	uint8_t digest[VERITY_HASH];
@@ -45,11 +67,19 @@ int cmd_verify(int argc, const char **argv)
 		OPT_STRING(0, "tree", &exp.tree, "FILE", "IMAGE's reference Merkle tree: name differing blocks"),
 		OPT_INT('j', "jobs", &jobs, "N", "hash on N threads (default: one per CPU)", 1, 256),
 		OPT_BOOL(0, "no-cache", &no_cache, "drop the page cache behind the reads"),
+		OPT_STRING(0, "job", &job, "JOB", "compare the address attested for JOB instead"),
 		OPT_JSON(),
 		OPT_END(),
 	};
 
 	argc = parse_options(argc, argv, options, verify_usage, 0);
+	if (job) {
+		if (argc || manifest || exp.tree || overlays.nr || !exp.address)
+			usage_msg(verify_usage, options, "--job takes only --expect ADDRESS");
+		if (digest_from_hex(exp.address, digest))
+			usage_msg(verify_usage, options, "--expect wants sha256: and 64 lower-case hex digits");
+		return verify_job(job, exp.address);
+	}
 	if (argc != 1)
 		usage_msg(verify_usage, options, argc ? "too many arguments" : "missing IMAGE");
 	if (!exp.address == !manifest)

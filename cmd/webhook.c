@@ -28,7 +28,7 @@ static const char *const verify_usage[] = {
 
 static int webhook_serve(int argc, const char **argv)
 {
-	return serve_services(argc, argv, serve_usage, "webhook");
+	return serve_main(argc, argv, serve_usage, "webhook");
 }
 
 /* The secrets of path, and the body on stdin, or exit. */
