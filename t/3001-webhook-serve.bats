@@ -156,6 +156,16 @@ effects() {
 	for_each_kv effects
 }
 
+@test "nimbus serve receives them too, beside its other services" {
+	WEBHOOK_SERVE=serve webhook_start
+	gh_delivery "$D" "$(workflow_job queued 5)"
+	[ "$(post "$D")" = 202 ]
+	[ "$(post "$D")" = 409 ]
+	[ "$(nimbus job show gh-5 --json | jq -r .state)" = queued ]
+	grep -q ' listening .*services=store,health,jwks,cache,logs,registry,webhook$' "$WEBHOOK_LOG"
+	curl -s "$WEBHOOK_URL/metrics" | grep -qx 'nimbus_webhook_replays_total 1'
+}
+
 @test "webhook.labels: every one of them, in any case" {
 	NIMBUS_WEBHOOK_LABELS=Nimbus,KVM webhook_start
 	gh_delivery "$D/a" "$(workflow_job queued 1)"

@@ -4,7 +4,7 @@
 #	workflow_job queued 42 > body    a payload (ORG, LABELS, AT, CONCLUSION override)
 #	gh_delivery DIR BODY [ID] [HOOK] DIR/body and DIR/headers, signed as GitHub does
 #	std_delivery DIR BODY [ID] [TS]  the same as a Standard Webhooks hop
-#	webhook_start                    nimbus webhook serve on $WEBHOOK_URL
+#	webhook_start                    nimbus webhook serve (or WEBHOOK_SERVE) on $WEBHOOK_URL
 #	post DIR                         POST it: prints the status, the answer in DIR/answer
 
 # A secret file of mode 0600 holding the lines given.
@@ -85,14 +85,15 @@ header_args() {
 	done < "$1/headers"
 }
 
-# Start nimbus webhook serve with the configuration of the environment;
-# WEBHOOK_URL, WEBHOOK_LOG, WEBHOOK_PID. Stopped by webhook_stop.
+# Start nimbus webhook serve, or the command of WEBHOOK_SERVE (serve),
+# with the configuration of the environment; WEBHOOK_URL, WEBHOOK_LOG,
+# WEBHOOK_PID. Stopped by webhook_stop.
 webhook_start() {
 	local port
 	port=$(free_port)
 	WEBHOOK_URL=http://127.0.0.1:$port
 	WEBHOOK_LOG=$BATS_TEST_TMPDIR/webhook.$port.log
-	"$NIMBUS" webhook serve --listen "127.0.0.1:$port" "$@" 2>"$WEBHOOK_LOG" 3>&- &
+	"$NIMBUS" ${WEBHOOK_SERVE:-webhook serve} --listen "127.0.0.1:$port" "$@" 2>"$WEBHOOK_LOG" 3>&- &
 	WEBHOOK_PID=$!
 	if ! wait_for 100 curl -sf "$WEBHOOK_URL/healthz"; then
 		cat "$WEBHOOK_LOG" >&2
