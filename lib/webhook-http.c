@@ -62,6 +62,24 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 /*
+ * The secret file, read as the user the service became (serve.user),
+ * not as the root that started it: say so when that is why it fails.
+ */
+static int load_secrets(struct webhook_secrets **out)
+{
+	int rc = webhook_secrets_load(svc.path, out);
+	char *msg;
+
+	if (rc != -EXIT_PERM || !access(svc.path, R_OK) || errno != EACCES)
+		return rc;
+	msg = xstrdup(fail_message());
+	rc = fail(EXIT_PERM, "%s as uid %u: the file must be serve.user's", msg,
+		  (unsigned)geteuid());
+	free(msg);
+	return rc;
+}
+
+/*
  * Read the secret file again when it changed (a rotation), at most once
  * per RELOAD_CHECK_MS and by one thread; a file that cannot be used
  * leaves the secrets as they were.
@@ -81,7 +99,7 @@ static void reload_secrets(void)
 		return;
 	}
 	svc.seen = st;
-	rc = webhook_secrets_load(svc.path, &fresh);
+	rc = load_secrets(&fresh);
 	if (!rc) {
 		pthread_rwlock_wrlock(&svc.lock);
 		old = svc.secrets;
@@ -250,7 +268,7 @@ int webhook_service_init(struct http_server *srv)
 		/* first: a change while it is read is seen by the next check */
 		if (stat(svc.path, &svc.seen))
 			memset(&svc.seen, 0, sizeof(svc.seen));
-		rc = webhook_secrets_load(svc.path, &svc.secrets);
+		rc = load_secrets(&svc.secrets);
 		if (rc)
 			return rc;
 	}

@@ -72,7 +72,7 @@ teardown() {
 	sleep 1.2
 	SIGN_SECRETS=$BATS_TEST_TMPDIR/new gh_delivery "$D/n2" "$(workflow_job queued 33)"
 	[ "$(post "$D/n2")" = 202 ]
-	grep -q "keeping the webhook secrets read before: cannot open $NIMBUS_WEBHOOK_SECRET_FILE: Permission denied" \
+	grep -q "keeping the webhook secrets read before: cannot open $NIMBUS_WEBHOOK_SECRET_FILE: Permission denied as uid 65534: the file must be serve.user's" \
 		"$WEBHOOK_LOG"
 	# alive: no system call of all this was outside the filter
 	kill -0 "$WEBHOOK_PID"
@@ -81,5 +81,5 @@ teardown() {
 @test "a secret file that serve.user cannot read stops the start" {
 	run --separate-stderr timeout 10 "$NIMBUS" serve --listen "127.0.0.1:$(free_port)"
 	assert_status 8
-	[[ $stderr == *"cannot open $NIMBUS_WEBHOOK_SECRET_FILE: Permission denied"* ]]
+	[[ $stderr == *"cannot open $NIMBUS_WEBHOOK_SECRET_FILE: Permission denied as uid 65534: the file must be serve.user's"* ]]
 }
