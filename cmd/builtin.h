@@ -19,6 +19,7 @@ int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_token(int argc, const char **argv);
 int cmd_verify(int argc, const char **argv);
+int cmd_webhook(int argc, const char **argv);
 
 /*
  * cmd/serve.c: run the HTTP services until SIGTERM or SIGINT, all of

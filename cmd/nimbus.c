@@ -31,6 +31,7 @@ static const struct cmd_struct commands[] = {
 	{ "serve", cmd_serve, "run the HTTP services" },
 	{ "token", cmd_token, "mint and verify scoped tokens" },
 	{ "verify", cmd_verify, "check a rootfs against its address or manifest" },
+	{ "webhook", cmd_webhook, "receive, sign and verify webhooks, once each" },
 };
 
 static const char *const nimbus_usage[] = {

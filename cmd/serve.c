@@ -13,6 +13,7 @@
 #include "signer.h"
 #include "store.h"
 #include "token.h"
+#include "webhook.h"
 
 #include <signal.h>
 
@@ -135,6 +136,7 @@ static const struct service {
 	{ "cache", cache_service_init, cache_service_fini, false, "cache.dir", NULL },
 	{ "logs", logs_service_init, logs_service_fini, false, "logs.spool_dir", NULL },
 	{ "registry", registry_service_init, signer_stop, false, "registry.dir", start_signer },
+	{ "webhook", webhook_service_init, webhook_service_fini, false, NULL, NULL },
 };
 
 static bool wanted(const struct service *s, const char *only)

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "cache-internal.h"
 #include "config.h"
+#include "escape.h"
 #include "log.h"
 #include "metrics.h"
 #include "timeutil.h"
@@ -146,24 +147,13 @@ const char *cache_key_cas(const char *key)
 	return hash;
 }
 
-static void hex(char *out, const unsigned char *md, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static void sha256_hex(char out[HASH_HEX + 1], const void *data, size_t len)
 {
 	unsigned char md[32];
 
 	if (!EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL))
 		die("SHA-256 failed");
-	hex(out, md, sizeof(md));
+	hex_encode(out, md, sizeof(md));
 }
 
 /* objects/ORG/XX/HASH under the cache's directory. */
@@ -620,7 +610,7 @@ int cache_upload_begin(struct cache *c, const char *org, const char *key, uint64
 	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return fail(EXIT_FAIL, "no random bytes for a temporary name");
-	hex(r, rnd, sizeof(rnd));
+	hex_encode(r, rnd, sizeof(rnd));
 	u = xcalloc(1, sizeof(*u));
 	u->c = c;
 	u->org = xstrdup(org);
@@ -671,7 +661,7 @@ static int verify(struct cache_upload *u)
 		return fail(EXIT_USAGE, "%" PRIu64 " bytes received, %" PRIu64 " announced", u->got, u->len);
 	if (!EVP_DigestFinal_ex(u->md, md, NULL))
 		die("SHA-256 failed");
-	hex(got, md, sizeof(md));
+	hex_encode(got, md, sizeof(md));
 	if (*u->want && strcmp(got, u->want))
 		return fail(EXIT_REJECTED, "content SHA-256 %s, not the %s announced", got, u->want);
 	if (cas && strcmp(got, cas))

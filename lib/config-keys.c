@@ -2,6 +2,7 @@
 #include "clickhouse.h"
 #include "config.h"
 #include "github.h"
+#include "job.h"
 #include "netaddr.h"
 #include "redis-url.h"
 
@@ -203,6 +204,20 @@ static int check_labels(const char *v, struct strbuf *err)
 	return check_list(v, is_label, "a label", err);
 }
 
+/* Job labels (job.h), at least one: an empty list would take every job. */
+static int check_job_labels(const char *v, struct strbuf *err)
+{
+	struct strvec labels = STRVEC_INIT;
+	bool parsed = !job_labels_parse(v, &labels), some = labels.nr > 0;
+
+	if (!parsed)
+		strbuf_addstr(err, fail_message());
+	else if (!some)
+		strbuf_addstr(err, "wants at least one label");
+	strvec_clear(&labels);
+	return parsed && some ? 0 : -1;
+}
+
 static void default_logs_sink(struct strbuf *out)
 {
 	strbuf_addstr(out, *cfg_str("logs.clickhouse_url") ? "clickhouse" : "store");
@@ -332,6 +347,10 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "spool size at which POST /logs answers 503" },
 	{ .name = "logs.url", .type = CFG_URL, .def_fn = default_logs_url, .check = check_http_url,
 	  .help = "the log service, for nimbus logs query and ingest" },
+	{ .name = "ratelimit.webhook", .type = CFG_RATE, .def = "50/s",
+	  .help = "webhook deliveries an org may send, sustained" },
+	{ .name = "ratelimit.webhook_burst", .type = CFG_INT, .def = "100", .min = 1, .max = 1000000000,
+	  .help = "webhook deliveries an org may send at once above ratelimit.webhook" },
 	{ .name = "redis.timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,
 	  .help = "Redis connect and command timeout" },
 	{ .name = "redis.url", .type = CFG_URL, .check = check_redis_url,
@@ -376,6 +395,14 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "tokens an org may mint at once above token.mint_rate" },
 	{ .name = "token.mint_rate", .type = CFG_RATE, .def = "10/s",
 	  .help = "tokens an org may mint, sustained" },
+	{ .name = "webhook.labels", .type = CFG_STRING, .def = "nimbus", .check = check_job_labels,
+	  .help = "labels a workflow_job must all have to be queued, comma-separated" },
+	{ .name = "webhook.max_body", .type = CFG_SIZE, .def = "25M",
+	  .help = "largest webhook delivery" },
+	{ .name = "webhook.secret_file", .type = CFG_PATH,
+	  .help = "webhook secrets, one per line: GitHub's, and whsec_ ones (mode 0600)" },
+	{ .name = "webhook.window", .type = CFG_SECONDS, .def = "600", .min = 1, .max = 86400,
+	  .help = "how far an event's time may be from now; replays are remembered twice as long" },
 };
 
 const size_t cfg_keys_nr = ARRAY_SIZE(cfg_keys);

@@ -103,6 +103,18 @@ void strbuf_add_printable(struct strbuf *sb, const char *str, size_t len)
 	}
 }
 
+void hex_encode(char *out, const void *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
 void strbuf_add_urlencoded(struct strbuf *sb, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";

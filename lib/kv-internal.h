@@ -10,7 +10,9 @@
 struct kv_ops {
 	const char *name;
 	void (*close)(struct kv *kv);
-	int (*claim)(struct kv *kv, const char *key, int64_t ttl_seconds);
+	/* All of keys (sorted, distinct) or none: 1 claimed, 0 one was held. */
+	int (*claim)(struct kv *kv, const char *const *keys, size_t nr, int64_t ttl_seconds);
+	int (*unclaim)(struct kv *kv, const char *const *keys, size_t nr);
 	int (*incr)(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds,
 		    int64_t *value);
 	/*

@@ -76,6 +76,14 @@ static const char done_script[] =
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
 	"redis.call('HDEL', KEYS[3], ARGV[1])\n";
 
+/* Every key of KEYS or none; ARGV: the TTL in seconds. */
+static const char claim_script[] =
+	"for _, k in ipairs(KEYS) do\n"
+	"  if redis.call('EXISTS', k) == 1 then return 0 end\n"
+	"end\n"
+	"for _, k in ipairs(KEYS) do redis.call('SET', k, '1', 'EX', ARGV[1]) end\n"
+	"return 1\n";
+
 /* Create the counter with its TTL only when missing; INCRBY keeps the TTL. */
 static const char incr_script[] =
 	"redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2])\n"
@@ -279,20 +287,53 @@ static int eval(struct kv_redis *r, const char *script, int argc, const char **a
 	return rc ? rc : check_reply(r, out);
 }
 
-static int kr_claim(struct kv *kv, const char *key, int64_t ttl)
+/* The claim keys of keys in argv[first...], to be freed by free_claim_keys(). */
+static void claim_keys(const char **argv, int first, const char *const *keys, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		argv[first + i] = xstrfmt(CLAIM_PREFIX "%s", keys[i]);
+}
+
+static void free_claim_keys(const char **argv, int first, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free((char *)argv[first + i]);
+}
+
+static int kr_claim(struct kv *kv, const char *const *keys, size_t nr, int64_t ttl)
 {
 	struct kv_redis *r = kr(kv);
-	char *k = xstrfmt(CLAIM_PREFIX "%s", key), t[24];
+	const char *argv[3 + KV_CLAIM_MAX + 1];
+	char n[8], t[24];
 	redisReply *reply;
 	int rc;
 
+	xsnprintf(n, sizeof(n), "%zu", nr);
 	xsnprintf(t, sizeof(t), "%" PRId64, ttl);
-	rc = command(r, 6, (const char *[]){ "SET", k, "1", "NX", "EX", t }, &reply);
-	free(k);
+	argv[2] = n;
+	claim_keys(argv, 3, keys, nr);
+	argv[3 + nr] = t;
+	rc = eval(r, claim_script, 4 + nr, argv, &reply);
+	free_claim_keys(argv, 3, nr);
 	if (rc)
 		return rc;
-	rc = reply->type == REDIS_REPLY_STATUS;
+	if (reply->type == REDIS_REPLY_INTEGER)
+		rc = reply->integer == 1;
+	else
+		rc = fail(EXIT_FAIL, "Redis at %s: unexpected answer to the claim script", r->shown);
 	freeReplyObject(reply);
+	return rc;
+}
+
+static int kr_unclaim(struct kv *kv, const char *const *keys, size_t nr)
+{
+	const char *argv[1 + KV_CLAIM_MAX];
+	int rc;
+
+	argv[0] = "DEL";
+	claim_keys(argv, 1, keys, nr);
+	rc = command_ok(kr(kv), 1 + nr, argv);
+	free_claim_keys(argv, 1, nr);
 	return rc;
 }
 
@@ -446,6 +487,7 @@ static const struct kv_ops redis_ops = {
 	.name = "redis",
 	.close = kr_close,
 	.claim = kr_claim,
+	.unclaim = kr_unclaim,
 	.incr = kr_incr,
 	.gcra = kr_gcra,
 	.breaker = kr_breaker,

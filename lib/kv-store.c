@@ -30,9 +30,35 @@ static int sweep_after(struct kv_store *k, int rc)
 	return rc;
 }
 
-static int ks_claim(struct kv *kv, const char *key, int64_t ttl)
+/* Several keys in one write transaction, rolled back when one is held. */
+static int ks_claim(struct kv *kv, const char *const *keys, size_t nr, int64_t ttl)
 {
-	return sweep_after(ks(kv), store_kv_claim(ks(kv)->st, key, ttl));
+	struct store *st = ks(kv)->st;
+	int rc, claimed = 1;
+
+	if (nr == 1)
+		return sweep_after(ks(kv), store_kv_claim(st, keys[0], ttl));
+	rc = store_begin(st, STORE_TX_WRITE);
+	if (rc)
+		return rc;
+	for (size_t i = 0; claimed == 1 && i < nr; i++)
+		claimed = store_kv_claim(st, keys[i], ttl);
+	if (claimed == 1) {
+		rc = store_commit(st);
+		claimed = rc ? rc : 1;
+	} else {
+		store_rollback(st);
+	}
+	return sweep_after(ks(kv), claimed);
+}
+
+static int ks_unclaim(struct kv *kv, const char *const *keys, size_t nr)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < nr; i++)
+		rc = store_kv_unclaim(ks(kv)->st, keys[i]);
+	return rc;
 }
 
 static int ks_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl, int64_t *value)
@@ -64,6 +90,7 @@ static const struct kv_ops store_ops = {
 	.name = "store",
 	.close = ks_close,
 	.claim = ks_claim,
+	.unclaim = ks_unclaim,
 	.incr = ks_incr,
 	.gcra = ks_gcra,
 	.breaker = ks_breaker,

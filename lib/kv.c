@@ -49,10 +49,52 @@ static void check_ttl(int64_t ttl)
 
 int kv_claim(struct kv *kv, const char *key, int64_t ttl_seconds)
 {
-	int rc = check_key(key);
+	return kv_claim_all(kv, &key, 1, ttl_seconds);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The keys checked and sorted into sorted[]: claimers of overlapping sets
+ * then take their keys in one order, and the store's row locks cannot
+ * deadlock.
+ */
+static int sort_keys(const char *const *keys, size_t nr, const char **sorted)
+{
+	if (!nr || nr > KV_CLAIM_MAX)
+		BUG("kv claim of %zu keys", nr);
+	for (size_t i = 0; i < nr; i++) {
+		int rc = check_key(keys[i]);
+
+		if (rc)
+			return rc;
+		sorted[i] = keys[i];
+	}
+	qsort(sorted, nr, sizeof(*sorted), cmp_key);
+	for (size_t i = 1; i < nr; i++)
+		if (!strcmp(sorted[i - 1], sorted[i]))
+			BUG("kv key %s claimed twice at once", sorted[i]);
+	return 0;
+}
+
+int kv_claim_all(struct kv *kv, const char *const *keys, size_t nr, int64_t ttl_seconds)
+{
+	const char *sorted[KV_CLAIM_MAX];
+	int rc = sort_keys(keys, nr, sorted);
 
 	check_ttl(ttl_seconds);
-	return rc ? rc : kv->ops->claim(kv, key, ttl_seconds);
+	return rc ? rc : kv->ops->claim(kv, sorted, nr, ttl_seconds);
+}
+
+int kv_unclaim(struct kv *kv, const char *const *keys, size_t nr)
+{
+	const char *sorted[KV_CLAIM_MAX];
+	int rc = sort_keys(keys, nr, sorted);
+
+	return rc ? rc : kv->ops->unclaim(kv, sorted, nr);
 }
 
 int kv_incr(struct kv *kv, const char *key, int64_t delta, int64_t ttl_seconds, int64_t *value)

@@ -34,6 +34,18 @@ const char *kv_driver(const struct kv *kv);
  * earlier unexpired claim. Once expired, it can be claimed again.
  */
 int kv_claim(struct kv *kv, const char *key, int64_t ttl_seconds);
+/*
+ * Claim the nr distinct keys together: 1 when every one was claimed, 0
+ * when any was held, and then none is. Up to KV_CLAIM_MAX keys.
+ */
+#define KV_CLAIM_MAX 8
+int kv_claim_all(struct kv *kv, const char *const *keys, size_t nr, int64_t ttl_seconds);
+/*
+ * Give up claims before they expire, so that the keys can be claimed
+ * again (what they guarded did not happen). It deletes whoever's claim
+ * is there: only for claims just made, well within their TTL.
+ */
+int kv_unclaim(struct kv *kv, const char *const *keys, size_t nr);
 
 /*
  * Add delta to the counter key and store the result in *value. A

@@ -1,4 +1,5 @@
 #include "common.h"
+#include "escape.h"
 #include "rootfs-verity.h"
 
 #include <linux/fsverity.h>
@@ -55,13 +56,7 @@ void sha256_buf(const void *data, size_t len, uint8_t *out)
 
 void hash_to_hex(char *out, const uint8_t *hash)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < VERITY_HASH; i++) {
-		out[2 * i] = hex[hash[i] >> 4];
-		out[2 * i + 1] = hex[hash[i] & 15];
-	}
-	out[2 * VERITY_HASH] = '\0';
+	hex_encode(out, hash, VERITY_HASH);
 }
 
 void digest_to_hex(char *out, const uint8_t *digest)

@@ -46,6 +46,7 @@ struct store_ops {
 	int (*record_migration)(struct store *st, int version, const char *name);
 
 	int (*kv_claim)(struct store *st, const char *key, int64_t ttl_seconds);
+	int (*kv_unclaim)(struct store *st, const char *key);
 	int (*kv_incr)(struct store *st, const char *key, int64_t delta, int64_t ttl_seconds,
 		       int64_t *value);
 	int (*kv_sweep)(struct store *st, int limit);

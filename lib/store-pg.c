@@ -406,6 +406,13 @@ static int pg_kv_claim(struct store *st, const char *key, int64_t ttl)
 	return rc;
 }
 
+static int pg_kv_unclaim(struct store *st, const char *key)
+{
+	static const char sql[] = "DELETE FROM kv_claims WHERE key = $1";
+
+	return pg_query(pg(st), sql, 1, (const char *[]){ key }, NULL);
+}
+
 static int pg_kv_incr(struct store *st, const char *key, int64_t delta, int64_t ttl, int64_t *value)
 {
 	static const char sql[] =
@@ -1600,6 +1607,7 @@ static const struct store_ops pg_ops = {
 	.lock_schema = pg_lock_schema,
 	.record_migration = pg_record_migration,
 	.kv_claim = pg_kv_claim,
+	.kv_unclaim = pg_kv_unclaim,
 	.kv_incr = pg_kv_incr,
 	.kv_sweep = pg_kv_sweep,
 	.kv_gcra = pg_kv_gcra,

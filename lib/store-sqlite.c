@@ -291,6 +291,18 @@ static int sq_kv_claim(struct store *st, const char *key, int64_t ttl)
 	return rc < 0 ? rc : sqlite3_changes(s->db) == 1;
 }
 
+static int sq_kv_unclaim(struct store *st, const char *key)
+{
+	static const char sql[] = "DELETE FROM kv_claims WHERE key = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "t", key);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : 0;
+}
+
 static int sq_kv_incr(struct store *st, const char *key, int64_t delta, int64_t ttl, int64_t *value)
 {
 	static const char sql[] =
@@ -1298,6 +1310,7 @@ static const struct store_ops sqlite_ops = {
 	.lock_schema = sq_lock_schema,
 	.record_migration = sq_record_migration,
 	.kv_claim = sq_kv_claim,
+	.kv_unclaim = sq_kv_unclaim,
 	.kv_incr = sq_kv_incr,
 	.kv_sweep = sq_kv_sweep,
 	.kv_gcra = sq_kv_gcra,

@@ -248,6 +248,11 @@ int store_kv_claim(struct store *st, const char *key, int64_t ttl_seconds)
 	return st->ops->kv_claim(st, key, ttl_seconds);
 }
 
+int store_kv_unclaim(struct store *st, const char *key)
+{
+	return st->ops->kv_unclaim(st, key);
+}
+
 int store_kv_incr(struct store *st, const char *key, int64_t delta, int64_t ttl_seconds,
 		  int64_t *value)
 {

@@ -94,6 +94,8 @@ const char *store_migration_name(const struct store *st, int version);
  * expired rows and returns how many it deleted.
  */
 int store_kv_claim(struct store *st, const char *key, int64_t ttl_seconds);
+/* Delete the claim of key, expired or not. */
+int store_kv_unclaim(struct store *st, const char *key);
 int store_kv_incr(struct store *st, const char *key, int64_t delta, int64_t ttl_seconds,
 		  int64_t *value);
 int store_kv_sweep(struct store *st, int limit);

@@ -3,6 +3,8 @@
  * (NIMBUS_REDIS_URL, NIMBUS_STORE_URL, NIMBUS_CONFIG ...).
  *
  *   kv-tool claim KEY TTL         exit 0 claimed, 5 held
+ *   kv-tool claim-all TTL KEY...  all or none: exit 0 claimed, 5 one was held
+ *   kv-tool unclaim KEY...        give the claims up
  *   kv-tool incr KEY DELTA TTL    prints the value
  *   kv-tool driver                prints the driver kv_open() chose
  *   kv-tool breaker OP KEY [THRESHOLD OPEN_MS PROBE_MS]
@@ -16,7 +18,8 @@
 
 static NORETURN void usage(void)
 {
-	fprintf(stderr, "usage: kv-tool claim KEY TTL\n   or: kv-tool incr KEY DELTA TTL\n"
+	fprintf(stderr, "usage: kv-tool claim KEY TTL\n   or: kv-tool claim-all TTL KEY...\n"
+		"   or: kv-tool unclaim KEY...\n   or: kv-tool incr KEY DELTA TTL\n"
 		"   or: kv-tool driver\n"
 		"   or: kv-tool breaker ask|success|failure|peek|reset KEY [THRESHOLD OPEN_MS PROBE_MS]\n");
 	exit(EXIT_USAGE);
@@ -66,17 +69,21 @@ int main(int argc, const char **argv)
 	bool incr = argc == 5 && !strcmp(argv[1], "incr");
 	bool driver = argc == 2 && !strcmp(argv[1], "driver");
 	bool brk = (argc == 4 || argc == 7) && !strcmp(argv[1], "breaker");
+	bool claim_all = argc >= 4 && argc <= 3 + KV_CLAIM_MAX && !strcmp(argv[1], "claim-all");
+	bool unclaim = argc >= 3 && argc <= 2 + KV_CLAIM_MAX && !strcmp(argv[1], "unclaim");
 	int64_t delta = 0, ttl = 0, value;
 	struct kv *kv;
 	int rc;
 
 	set_progname("kv-tool");
-	if (!claim && !incr && !driver && !brk)
+	if (!claim && !incr && !driver && !brk && !claim_all && !unclaim)
 		usage();
 	if (incr)
 		delta = number(argv[3], INT64_MIN, INT64_MAX);
 	if (claim || incr)
 		ttl = number(argv[argc - 1], 1, KV_TTL_MAX);
+	if (claim_all)
+		ttl = number(argv[2], 1, KV_TTL_MAX);
 	rc = kv_open(&kv, NULL);
 	if (rc)
 		return report_fail(rc);
@@ -86,6 +93,10 @@ int main(int argc, const char **argv)
 		rc = breaker(kv, argc, argv);
 	else if (claim)
 		rc = kv_claim(kv, argv[2], ttl);
+	else if (claim_all)
+		rc = kv_claim_all(kv, argv + 3, argc - 3, ttl);
+	else if (unclaim)
+		rc = kv_unclaim(kv, argv + 2, argc - 2);
 	else
 		rc = kv_incr(kv, argv[2], delta, ttl, &value);
 	kv_close(kv);
@@ -93,7 +104,7 @@ int main(int argc, const char **argv)
 		return report_fail(rc);
 	if (brk)
 		return fflush(stdout) ? EXIT_FAIL : rc;
-	if (claim)
+	if (claim || claim_all)
 		return rc ? EXIT_OK : EXIT_BUSY;
 	if (incr)
 		printf("%" PRId64 "\n", value);
