@@ -35,6 +35,12 @@ ssize_t write_in_full(int fd, const void *buf, size_t count);
 struct strbuf;
 int read_secret_file(const char *path, size_t max, struct strbuf *out);
 
+/*
+ * mkdir -p: create path and the directories above it that are missing,
+ * each with mode. 0, or -1 with errno.
+ */
+int mkdir_p(const char *path, mode_t mode);
+
 /* Zero memory that held a secret and free it. */
 void free_secret(void *p, size_t len);
 void free_secret_str(char *s);
