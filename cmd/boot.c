@@ -72,6 +72,8 @@ int cmd_boot(int argc, const char **argv)
 	o.overlays = overlays.v;
 	o.nr_overlays = overlays.nr;
 	o.dry_run = dry_run;
+	if (!dry_run && (rc = boot_host_check()))
+		die_fail(rc);
 	st = store_open_or_die();
 	rc = vm_boot(st, &o, &doc);
 	if (rc)

@@ -235,8 +235,7 @@ static int prepare(struct boot *b)
 	return rc;
 }
 
-/* Root and a usable KVM, before any change: a boot that cannot finish does not start. */
-static int check_host(struct boot *b)
+int boot_host_check(void)
 {
 	int api;
 
@@ -330,6 +329,20 @@ static int choose(struct boot *b, const struct vm_record *v, size_t nr)
 	return b->o->cpus ? given_cpus(b) : pool_cpus(b, v, nr);
 }
 
+static void arg(struct strvec *argv, const char *name, const char *fmt, ...) PRINTF(3, 4);
+static void arg(struct strvec *argv, const char *name, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strvec_push(argv, name);
+	strvec_push(argv, sb.buf);
+	strbuf_release(&sb);
+}
+
 static json_t *strings_json(const struct strvec *sv)
 {
 	json_t *a = json_array();
@@ -376,27 +389,28 @@ static void plan(struct boot *b)
 	b->config = fc_config_json(&fc);
 	strvec_clear(&overlays);
 
+	/* the documented forms: "--name value", one --cgroup per value */
 	strvec_push(&b->argv, b->jailer);
-	strvec_pushf(&b->argv, "--id=%s", b->id);
-	strvec_pushf(&b->argv, "--exec-file=%s", b->binary);
-	strvec_pushf(&b->argv, "--uid=%" PRId64, b->uid);
-	strvec_pushf(&b->argv, "--gid=%" PRId64, b->uid);
-	strvec_pushf(&b->argv, "--chroot-base-dir=%s", b->chroot_base);
-	strvec_pushf(&b->argv, "--netns=%s", b->netns.buf);
-	strvec_pushf(&b->argv, "--cgroup-version=%d", b->cg.version);
-	strvec_pushf(&b->argv, "--parent-cgroup=%s", b->parent);
+	arg(&b->argv, "--id", "%s", b->id);
+	arg(&b->argv, "--exec-file", "%s", b->binary);
+	arg(&b->argv, "--uid", "%" PRId64, b->uid);
+	arg(&b->argv, "--gid", "%" PRId64, b->uid);
+	arg(&b->argv, "--chroot-base-dir", "%s", b->chroot_base);
+	arg(&b->argv, "--netns", "%s", b->netns.buf);
+	arg(&b->argv, "--cgroup-version", "%d", b->cg.version);
+	arg(&b->argv, "--parent-cgroup", "%s", b->parent);
 	for (size_t i = 0; i < b->values.nr; i++)
-		strvec_pushf(&b->argv, "--cgroup=%s", b->values.v[i]);
-	/* logs and metrics stay below this, a snapshot of the memory fits */
-	strvec_pushf(&b->argv, "--resource-limit=fsize=%" PRIu64, b->mem_mib * MIB + b->log_max);
+		arg(&b->argv, "--cgroup", "%s", b->values.v[i]);
+	/* logs and metrics stay below this, and a snapshot of the memory fits */
+	arg(&b->argv, "--resource-limit", "fsize=%" PRIu64, b->mem_mib * MIB + b->log_max);
 	strvec_push(&b->argv, "--daemonize");
 	strvec_push(&b->argv, "--new-pid-ns");
 	strvec_push(&b->argv, "--");
-	strvec_push(&b->argv, "--api-sock=/" JAIL_SOCKET);
+	arg(&b->argv, "--api-sock", "/%s", JAIL_SOCKET);
 	if (!b->o->snapshot)
-		strvec_push(&b->argv, "--config-file=/" JAIL_CONFIG);
+		arg(&b->argv, "--config-file", "/%s", JAIL_CONFIG);
 	if (*b->seccomp)
-		strvec_push(&b->argv, "--seccomp-filter=/" JAIL_SECCOMP);
+		arg(&b->argv, "--seccomp-filter", "/%s", JAIL_SECCOMP);
 
 	b->doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:s, s:s, s:s,"
 			   " s:o, s:i, s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:O}",
@@ -918,8 +932,6 @@ int vm_boot(struct store *st, const struct boot_opts *o, json_t **out)
 	b.timings = json_object();
 	*out = NULL;
 	rc = prepare(&b);
-	if (!rc && !dry(&b))
-		rc = check_host(&b);
 	if (!rc)
 		rc = step(&b, "fence_check", check_fence);
 	if (!rc && !dry(&b))

@@ -47,6 +47,13 @@ struct boot_opts {
 };
 
 /*
+ * Root, and a usable KVM device (firecracker.kvm_device): -EXIT_PERM,
+ * -EXIT_UNAVAILABLE. A boot that cannot finish should not start: call
+ * this first, before anything else is opened.
+ */
+int boot_host_check(void);
+
+/*
  * Boot: 0 with the VM's record in *out, or with dry_run the plan (jailer
  * argv, Firecracker configuration, cgroup values, CPUs, names).
  */

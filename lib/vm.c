@@ -277,7 +277,7 @@ bool vm_process_is(pid_t pid, const char *id)
 	bool found = false;
 
 	strbuf_addf(&path, "/proc/%d/cmdline", (int)pid);
-	if (strbuf_read_file(&cmd, path.buf, 1 << 16) > 0) {
+	if (!strbuf_read_file(&cmd, path.buf, 1 << 16)) {
 		const char *end = cmd.buf + cmd.len, *prev = "";
 
 		for (const char *a = cmd.buf; a < end && !found; a += strlen(a) + 1) {
