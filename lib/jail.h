@@ -34,10 +34,7 @@ int jail_create(const char *jail);
  */
 int jail_file_check(const char *path);
 
-/*
- * Place src at <root>/name read-only: a hard link, or across file
- * systems a read-only bind mount (which teardown detaches).
- */
+/* Place src at <root>/name, read-only: a bind mount, which teardown detaches. */
 int jail_place(const char *root, const char *name, const char *src);
 
 /* A new file <root>/name of mode, owned by uid and gid, holding len bytes of data. */

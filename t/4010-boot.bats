@@ -90,9 +90,11 @@ check_objects() {
 	[ "$(cat "/sys/fs/cgroup/memory/$BOOT_CGROUP/$id/memory.limit_in_bytes")" = $(((128 + 64) << 20)) ]
 	[ "$(cat "/sys/fs/cgroup/pids/$BOOT_CGROUP/$id/pids.max")" = 128 ]
 
-	# the jail: files linked read-only, the configuration, devices, logs for the VM
-	[ "$(stat -c %i "$root/vmlinux")" = "$(stat -c %i "$T/vmlinux")" ]
-	[ "$(stat -c %i "$root/rootfs")" = "$(stat -c %i "$T/rootfs.img")" ]
+	# the jail: files bind-mounted read-only, the configuration, devices, logs for the VM
+	[ "$(stat -c %d:%i "$root/vmlinux")" = "$(stat -c %d:%i "$T/vmlinux")" ]
+	[ "$(stat -c %d:%i "$root/rootfs")" = "$(stat -c %d:%i "$T/rootfs.img")" ]
+	grep -q " $root/rootfs ro," /proc/self/mountinfo
+	! touch "$root/rootfs" 2>/dev/null
 	[ "$(stat -c %a "$T/jail/firecracker/$id")" = 700 ]
 	[ "$(stat -c '%u %g %a' "$root/config.json")" = "0 3000000 640" ]
 	[ "$(jq -r '.drives[0].is_read_only' "$root/config.json")" = true ]

@@ -55,6 +55,7 @@ static struct {
 	/* the configuration, as GET /vm/config shows it */
 	json_t *config;
 	bool configured;	/* anything but the logger and the metrics */
+	bool exiting;		/* after Ctrl-Alt-Del */
 } vm = { .log_fd = -1 };
 
 static bool failing(const char *step)
@@ -340,9 +341,9 @@ static int action(json_t *body, struct strbuf *err)
 		strbuf_addstr(err, "The metrics system is not initialized.");
 		return -1;
 	}
-	/* the guest reboots and Firecracker exits */
+	/* the guest reboots and Firecracker exits, once this answer is out */
 	if (!strcmp(type, "SendCtrlAltDel") && !failing("fc-ctrl-alt-del"))
-		pthread_kill(vm.main, SIGUSR1);
+		vm.exiting = true;
 	return 0;
 }
 
@@ -553,6 +554,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 		free(rq);
 	}
 	*ctx = NULL;
+	if (vm.exiting)
+		pthread_kill(vm.main, SIGUSR1);
 }
 
 static void *api_thread(void *arg)

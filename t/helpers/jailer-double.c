@@ -392,8 +392,9 @@ static void double_dir(const char *root, const struct args *a)
 
 static void enter_jail(const char *root, const struct args *a)
 {
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_PRIVATE | MS_REC, NULL) ||
-	    mount(root, root, NULL, MS_BIND, NULL))
+	/* slave: unmounts on the host, a teardown's, reach the jail */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) ||
+	    mount(root, root, NULL, MS_BIND | MS_REC, NULL))
 		jail_error("Failed to set up the mount namespace: %s", strerror(errno));
 	bind_ro(root, "/usr", true);
 	bind_ro(root, "/lib", true);

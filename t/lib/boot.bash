@@ -6,7 +6,8 @@
 # namespaces under $T/netns, cgroups under a parent of its own
 # ($BOOT_CGROUP, in each hierarchy), the jailer and Firecracker doubles
 # ($T/bin/jailer runs t/helpers/jailer-double with FC_DOUBLE_DIR=$T/double
-# and FC_DOUBLE_FAIL from $T/fail), a kernel, a rootfs, and a job "j1"
+# and FC_DOUBLE_FAIL from $T/fail, after the shell commands of
+# $T/before-jailer if there are any), a kernel, a rootfs, and a job "j1"
 # whose lease's fence is $FENCE. VMs get CPUs 0-1 and one vCPU.
 
 boot_setup() {
@@ -18,6 +19,7 @@ boot_setup() {
 	cp "$SPEC" "$T/double/spec.json"
 	cat >"$T/bin/jailer" <<EOF
 #!/bin/sh
+[ ! -f $T/before-jailer ] || sh $T/before-jailer
 FC_DOUBLE_DIR=$T/double FC_DOUBLE_FAIL=\$(cat $T/fail 2>/dev/null) exec $NIMBUS_BUILD/t/helpers/jailer-double "\$@"
 EOF
 	chmod 755 "$T/bin/jailer"
@@ -48,6 +50,15 @@ new_job() {
 	nimbus job add "$1" >/dev/null
 	FENCE=$(nimbus lease acquire "$1")
 	export FENCE
+}
+
+# Make the fence stale while the jailer starts: the lease is taken again.
+stale_fence_at_jailer() {
+	cat >"$T/before-jailer" <<EOF
+NIMBUS_CONFIG=$NIMBUS_CONFIG NIMBUS_CORE_STATE_DIR=$NIMBUS_CORE_STATE_DIR \
+	NIMBUS_STORE_URL=${NIMBUS_STORE_URL:-sqlite:$NIMBUS_CORE_STATE_DIR/nimbus.db} \
+	$NIMBUS lease acquire j1 >/dev/null
+EOF
 }
 
 # The VM ids a -v run of nimbus named on stderr, or whose records exist.
