@@ -91,7 +91,7 @@ static const char *str(json_t *doc, const char *key)
 static void render(struct strbuf *sb, json_t *doc)
 {
 	json_t *kvm = json_object_get(doc, "kvm"), *cg = json_object_get(doc, "cgroup"), *v;
-	json_int_t swap = json_integer_value(json_object_get(doc, "swap_bytes"));
+	json_int_t swap = json_integer_value(json_object_get(doc, "swap_bytes")), threads;
 	struct strbuf cores = STRBUF_INIT;
 	size_t i;
 
@@ -100,8 +100,9 @@ static void render(struct strbuf *sb, json_t *doc)
 	json_array_foreach(json_object_get(doc, "cores"), i, v)
 		strbuf_addf(&cores, "%s%s", i ? " " : "", json_string_value(v));
 	text_line(sb, "cores", "%s", cores.buf);
-	text_line(sb, "smt", "%s (%" JSON_INTEGER_FORMAT " threads per core)", str(doc, "smt"),
-		  json_integer_value(json_object_get(doc, "threads_per_core")));
+	threads = json_integer_value(json_object_get(doc, "threads_per_core"));
+	text_line(sb, "smt", "%s (%" JSON_INTEGER_FORMAT " thread%s per core)", str(doc, "smt"),
+		  threads, threads == 1 ? "" : "s");
 	json_array_foreach(json_object_get(doc, "nodes"), i, v) {
 		char key[32];
 

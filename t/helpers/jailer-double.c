@@ -231,12 +231,20 @@ static void set_limits(const struct args *a)
 		jail_error("Failed to set no-file: %s", strerror(errno));
 }
 
+/*
+ * A line to a cgroup file. Appending and creating change nothing on a
+ * cgroup file system, and let a fake tree of plain files (a test's)
+ * keep every line written.
+ */
 static void write_file(const char *path, const char *v)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	struct strbuf line = STRBUF_INIT;
 
-	if (fd < 0 || write_in_full(fd, v, strlen(v)) < 0 || close(fd))
+	strbuf_addf(&line, "%s\n", v);
+	if (fd < 0 || write_in_full(fd, line.buf, line.len) < 0 || close(fd))
 		jail_error("Failed to write %s to %s: %s", v, path, strerror(errno));
+	strbuf_release(&line);
 }
 
 /* The first line of path, or "". */
