@@ -119,8 +119,8 @@ int vm_record_load(const char *id, struct vm_record *r)
 	else if (!(doc = json_loadb(sb.buf, sb.len, JSON_REJECT_DUPLICATES, &jerr)))
 		rc = fail(EXIT_FAIL, "%s: %s", path.buf, jerr.text);
 	else if (!(rc = vm_record_from_json(r, doc)) && strcmp(r->id, id)) {
+		rc = fail(EXIT_FAIL, "%s records VM %s", path.buf, r->id);
 		vm_record_release(r);
-		rc = fail(EXIT_FAIL, "%s records VM %s", path.buf, str_field(doc, "id"));
 	}
 	strbuf_release(&path);
 	strbuf_release(&sb);
