@@ -22,7 +22,7 @@ static int opt_io_engine(const struct option *opt, const char *arg)
 
 static int config_cmd(int argc, const char **argv)
 {
-	struct fc_config c = { .io_engine = cfg_str("firecracker.io_engine") };
+	struct fc_config c = { 0 };
 	struct strvec overlays = STRVEC_INIT;
 	int64_t vcpus = 0, mem = 0;
 	int huge = 0, console = 0;
@@ -56,6 +56,8 @@ static int config_cmd(int argc, const char **argv)
 		usage_msg(fc_config_usage, options, "--tap: '%s' is not a link name", c.tap);
 	c.overlays = overlays.v;
 	c.nr_overlays = overlays.nr;
+	if (!c.io_engine)
+		c.io_engine = cfg_str("firecracker.io_engine");
 	c.vcpus = vcpus ? vcpus : cfg_int("firecracker.vcpus");
 	c.mem_mib = mem ? mem : cfg_int("firecracker.mem_mib");
 	c.huge_pages = huge || cfg_bool("firecracker.huge_pages");
