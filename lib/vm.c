@@ -96,9 +96,13 @@ int vm_record_from_json(struct vm_record *r, json_t *doc)
 	if (r->pid < 0 || r->fence < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
+		int rc;
+
 		strbuf_addf(&msg, "VM record %s: negative pid or fence", r->id);
 		vm_record_release(r);
-		return fail(EXIT_FAIL, "%s", msg.buf);
+		rc = fail(EXIT_FAIL, "%s", msg.buf);
+		strbuf_release(&msg);
+		return rc;
 	}
 	return 0;
 }
