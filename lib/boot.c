@@ -579,22 +579,20 @@ static void read_stderr(int fd, int64_t deadline, struct strbuf *out)
 /* The jailer's exit status, waiting at most until deadline; -1 on a timeout. */
 static int wait_child(pid_t pid, int64_t deadline)
 {
+	struct pollfd p = { .fd = pidfd_open(pid, 0), .events = POLLIN };
 	int status;
 
-	for (int64_t pause = 1;; pause = pause < 16 ? pause * 2 : pause) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (mono_ms() >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		sleep_ms(pause);
-	}
+	/* the pidfd of a child is readable once it has exited; without one, wait for it */
+	if (p.fd < 0)
+		return waitpid(pid, &status, 0) == pid ? status : -1;
+	while (poll(&p, 1, deadline > mono_ms() ? deadline - mono_ms() : 0) < 0 && errno == EINTR)
+		;
+	close(p.fd);
+	if (waitpid(pid, &status, WNOHANG) == pid)
+		return status;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
 }
 
 static int jailer_failed(int status, struct strbuf *err)
@@ -794,7 +792,7 @@ static int pin(struct boot *b)
 	size_t alloc = 0, nr = 0, size = CPU_ALLOC_SIZE(CPUSET_MAX);
 	cpu_set_t *set = CPU_ALLOC(CPUSET_MAX);
 	int cpu[FC_MAX_VCPUS], n = 0, rc = 0;
-	int64_t found = 0, pause = 1;
+	int64_t found = 0;
 	double t0 = mono_seconds();
 
 	cpuset_for_each(c, &b->cpus)
@@ -813,8 +811,7 @@ static int pin(struct boot *b)
 				  "Firecracker (pid %d) appeared in time", found, b->vcpus, (int)b->pid);
 			break;
 		}
-		sleep_ms(pause);
-		pause = pause < 8 ? pause * 2 : pause;
+		sleep_ms(1);
 	}
 	waited(b, t0);
 	for (size_t i = 0; !rc && i < nr; i++) {

@@ -65,18 +65,14 @@ static bool exited(int pidfd)
 
 int fc_api_wait(struct fc_api *api, int pidfd, int64_t deadline_ms)
 {
-	int64_t pause = 1;
-
-	/* Firecracker binds its socket within a few milliseconds: poll, backing off a little */
+	/* Firecracker binds its socket within milliseconds: poll often, a failed connect is cheap */
 	while (!connects(api->path)) {
 		if (exited(pidfd))
 			return fail(EXIT_FAIL, "Firecracker exited before it opened %s", api->socket);
 		if (mono_ms() >= deadline_ms)
 			return fail(EXIT_UNAVAILABLE, "Firecracker's socket %s did not open in time",
 				    api->socket);
-		sleep_ms(pause);
-		if (pause < 16)
-			pause *= 2;
+		sleep_ms(1);
 	}
 	return 0;
 }
