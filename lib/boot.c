@@ -860,11 +860,12 @@ static void rollback(struct boot *b)
 		.cgroups = b->jailer_ran ? &b->cgroups : NULL, .record = b->recorded,
 	};
 	struct teardown_actions acts = TEARDOWN_ACTIONS_INIT;
-	struct teardown *td = teardown_new(b->st, TEARDOWN_KEEP_JOB | TEARDOWN_NO_GITHUB);
 	struct strbuf sb = STRBUF_INIT;
+	struct teardown *td;
 
 	if (!*b->id)
 		return;
+	td = teardown_new(b->st, TEARDOWN_KEEP_JOB | TEARDOWN_NO_GITHUB);
 	/* the message of the step that failed, not the teardown's */
 	strbuf_addstr(&sb, fail_message());
 	teardown_vm(td, &vm, &acts);

@@ -458,8 +458,13 @@ static void clean_environment(void)
 		if (starts_with(*e, "FC_DOUBLE_"))
 			strvec_push(&keep, *e);
 	clearenv();
-	for (size_t i = 0; i < keep.nr; i++)
-		putenv(xstrdup(keep.v[i]));
+	for (size_t i = 0; i < keep.nr; i++) {
+		char *name = xstrdup(keep.v[i]), *eq = strchr(name, '=');
+
+		*eq = '\0';
+		setenv(name, eq + 1, 1);
+		free(name);
+	}
 	strvec_clear(&keep);
 }
 
@@ -528,6 +533,11 @@ int main(int argc UNUSED, const char **argv)
 		fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0 || write_in_full(fd, text, strlen(text)) < 0 || close(fd))
 			jail_error("Failed to write %s: %s", pidfile, strerror(errno));
+		strvec_clear(&a.cgroups);
+		strvec_clear(&a.limits);
+		strvec_clear(&dirs);
+		strbuf_release(&root);
+		strbuf_release(&copy);
 		return 0;
 	}
 	exec_firecracker(&a, exec_name, start_us, cpu_us);

@@ -32,11 +32,9 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/nimbus-perf-boot.XXXXXX")
 cgroup=nimbus-perf-$$
 cleanup() {
-	local c
-	for c in /sys/fs/cgroup/*/"$cgroup"; do
-		[ -d "$c" ] && rmdir "$c"/nimbus-* "$c" 2>/dev/null
-	done
-	grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+	set +e
+	grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -ru | while read -r m; do umount -l "$m"; done
+	rmdir /sys/fs/cgroup/*/"$cgroup" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
