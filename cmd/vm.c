@@ -22,6 +22,22 @@ static bool alive(const struct vm_record *r)
 	return r->pid && !kill(r->pid, 0) && vm_process_is(r->pid, r->id);
 }
 
+/* A line of the table; "alive" is filled in by the caller, in its place. */
+static json_t *table_row(const struct vm_record *r)
+{
+	static const char *const columns[] = {
+		"id", "state", "job", "pid", "cpus", "alive", "created", NULL,
+	};
+	json_t *row = json_object();
+
+	for (const char *const *c = columns; *c; c++) {
+		json_t *v = json_object_get(r->doc, *c);
+
+		json_object_set(row, *c, v ? v : json_null());
+	}
+	return row;
+}
+
 static int list_cmd(int argc, const char **argv)
 {
 	const struct option options[] = { OPT_JSON(), OPT_END() };
@@ -37,20 +53,10 @@ static int list_cmd(int argc, const char **argv)
 	if (rc)
 		die_fail(rc);
 	for (size_t i = 0; i < nr; i++) {
-		json_t *doc = v[i].doc;
+		json_t *row = out_is_json() ? json_incref(v[i].doc) : table_row(&v[i]);
 
-		if (out_is_json()) {
-			json_object_set_new(doc, "alive", json_boolean(alive(&v[i])));
-			json_array_append(list, doc);
-			continue;
-		}
-		json_array_append_new(list, json_pack("{s:s, s:O, s:O, s:O, s:O, s:b, s:O}",
-			"id", v[i].id, "state", json_object_get(doc, "state") ?: json_null(),
-			"job", json_object_get(doc, "job") ?: json_null(),
-			"pid", json_object_get(doc, "pid") ?: json_null(),
-			"cpus", json_object_get(doc, "cpus") ?: json_null(),
-			"alive", alive(&v[i]),
-			"created", json_object_get(doc, "created") ?: json_null()));
+		json_object_set_new(row, "alive", json_boolean(alive(&v[i])));
+		json_array_append_new(list, row);
 	}
 	vm_record_list_free(v, nr);
 	out_result(list);

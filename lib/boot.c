@@ -352,10 +352,22 @@ static json_t *strings_json(const struct strvec *sv)
 	return a;
 }
 
-/* Names and paths, the cgroup values, the configuration and the jailer's command line. */
-static void plan(struct boot *b)
+/* Write the record (create: a new one, which fails when the id is taken). */
+static int save_record(struct boot *b, bool create)
 {
-	struct cgroup_limits lim = { .cpus = b->cpus, .mems = b->mems, .pids = b->pids };
+	struct vm_record rec;
+	int rc = vm_record_from_json(&rec, json_incref(b->doc));
+
+	if (!rc) {
+		rc = create ? vm_record_create(&rec) : vm_record_save(&rec);
+		vm_record_release(&rec);
+	}
+	return rc;
+}
+
+/* The VM's names and paths, its configuration and its record. */
+static void name(struct boot *b)
+{
 	struct fc_config fc = {
 		.kernel = "/" JAIL_KERNEL, .rootfs = "/" JAIL_ROOTFS, .vcpus = b->vcpus,
 		.mem_mib = b->mem_mib, .tap = b->id, .boot_args = cfg_str("firecracker.boot_args"),
@@ -375,11 +387,6 @@ static void plan(struct boot *b)
 	strbuf_addf(&b->netns, "%s/%s", b->netns_dir, b->id);
 	strbuf_addf(&b->socket, "%s/%s", b->root.buf, JAIL_SOCKET);
 
-	lim.quota_pct = b->quota ? b->quota : 100 * cpuset_count(&b->cpus);
-	lim.memory = b->mem_mib * MIB + b->overhead;
-	cgroup_values(b->cg.version, &lim, &b->values);
-	cgroup_dirs(&b->cg, b->parent, b->id, &b->cgroups);
-
 	for (size_t i = 0; i < b->o->nr_overlays; i++)
 		strvec_pushf(&overlays, "/" JAIL_OVERLAY, i + 1);
 	fc.overlays = overlays.v;
@@ -389,7 +396,31 @@ static void plan(struct boot *b)
 	b->config = fc_config_json(&fc);
 	strvec_clear(&overlays);
 
-	/* the documented forms: "--name value", one --cgroup per value */
+	b->doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:s, s:s, s:s,"
+			   " s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:O}",
+			   "id", b->id, "state", "booting", "job", b->o->job,
+			   "fence", (json_int_t)b->o->fence, "uid", (json_int_t)b->uid,
+			   "gid", (json_int_t)b->uid, "cpus", cpulist_json(&b->cpus), "node", b->node,
+			   "mems", cpulist_json(&b->mems), "vcpus", (json_int_t)b->vcpus,
+			   "mem_mib", (json_int_t)b->mem_mib, "network", b->network,
+			   "netns", b->netns.buf, "tap", b->id, "links", json_array(),
+			   "jail", b->jail.buf, "socket", b->socket.buf, "kernel", b->kernel,
+			   "rootfs", b->rootfs, "overlays", json_array(), "snapshot",
+			   b->o->snapshot ? xjson_string(b->o->snapshot) : json_null(),
+			   "timings_us", b->timings);
+	if (!b->doc)
+		die("out of memory building a VM record");
+	if (!strcmp(b->network, "veth"))
+		json_array_append_new(json_object_get(b->doc, "links"), xjson_string(b->host_link));
+	for (size_t i = 0; i < b->o->nr_overlays; i++)
+		json_array_append_new(json_object_get(b->doc, "overlays"),
+				      xjson_string(b->o->overlays[i]));
+	json_object_set_new(b->doc, "created", xjson_time_ms(now_ms()));
+}
+
+/* The jailer's command line, in its documented forms: "--name value", one --cgroup per value. */
+static void jailer_argv(struct boot *b)
+{
 	strvec_push(&b->argv, b->jailer);
 	arg(&b->argv, "--id", "%s", b->id);
 	arg(&b->argv, "--exec-file", "%s", b->binary);
@@ -411,34 +442,31 @@ static void plan(struct boot *b)
 		arg(&b->argv, "--config-file", "/%s", JAIL_CONFIG);
 	if (*b->seccomp)
 		arg(&b->argv, "--seccomp-filter", "/%s", JAIL_SECCOMP);
+}
 
-	b->doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:i, s:o, s:I, s:I, s:s, s:s, s:s,"
-			   " s:o, s:i, s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:O}",
-			   "id", b->id, "state", "booting", "job", b->o->job,
-			   "fence", (json_int_t)b->o->fence, "uid", (json_int_t)b->uid,
-			   "gid", (json_int_t)b->uid, "cpus", cpulist_json(&b->cpus), "node", b->node,
-			   "mems", cpulist_json(&b->mems), "vcpus", (json_int_t)b->vcpus,
-			   "mem_mib", (json_int_t)b->mem_mib, "network", b->network,
-			   "netns", b->netns.buf, "tap", b->id,
-			   "links", json_array(), "cgroup_version", b->cg.version,
-			   "cgroups", strings_json(&b->cgroups), "jail", b->jail.buf,
-			   "socket", b->socket.buf, "kernel", b->kernel, "rootfs", b->rootfs,
-			   "overlays", json_array(), "snapshot",
-			   b->o->snapshot ? xjson_string(b->o->snapshot) : json_null(),
-			   "timings_us", b->timings);
-	if (!b->doc)
-		die("out of memory building a VM record");
-	if (!strcmp(b->network, "veth"))
-		json_array_append_new(json_object_get(b->doc, "links"), xjson_string(b->host_link));
-	for (size_t i = 0; i < b->o->nr_overlays; i++)
-		json_array_append_new(json_object_get(b->doc, "overlays"),
-				      xjson_string(b->o->overlays[i]));
-	json_object_set_new(b->doc, "created", xjson_time_ms(now_ms()));
+/*
+ * The VM's cgroups: the values the jailer writes, the directories it
+ * makes them in, known to the record before it runs.
+ */
+static int place_cgroups(struct boot *b)
+{
+	struct cgroup_limits lim = {
+		.cpus = b->cpus, .mems = b->mems, .pids = b->pids,
+		.quota_pct = b->quota ? b->quota : 100 * cpuset_count(&b->cpus),
+		.memory = b->mem_mib * MIB + b->overhead,
+	};
+	cgroup_values(b->cg.version, &lim, &b->values);
+	cgroup_dirs(&b->cg, b->parent, b->id, &b->cgroups);
+	jailer_argv(b);
+	json_object_set_new(b->doc, "cgroup_version", json_integer(b->cg.version));
+	json_object_set_new(b->doc, "cgroups", strings_json(&b->cgroups));
+	json_object_set_new(b->doc, "cgroup_values", strings_json(&b->values));
+	return dry(b) ? 0 : save_record(b, false);
 }
 
 static int allocate(struct boot *b)
 {
-	struct vm_record *v, rec;
+	struct vm_record *v;
 	size_t nr;
 	int lock = dry(b) ? 0 : vm_lock(), rc;
 
@@ -448,14 +476,10 @@ static int allocate(struct boot *b)
 	if (!rc)
 		rc = choose(b, v, nr);
 	if (!rc)
-		plan(b);
+		name(b);
 	if (!rc && !dry(b)) {
 		/* from now on, other boots see the id, the uid and the CPUs taken */
-		rc = vm_record_from_json(&rec, json_incref(b->doc));
-		if (!rc) {
-			rc = vm_record_create(&rec);
-			vm_record_release(&rec);
-		}
+		rc = save_record(b, true);
 		b->recorded = !rc;
 	}
 	vm_record_list_free(v, nr);
@@ -506,12 +530,6 @@ static int make_network(struct boot *b)
 		return rc;
 	b->netns_made = true;
 	return make_links(b);
-}
-
-/* The jailer writes the values; nothing is left to do but to know them. */
-static int place_cgroups(struct boot *b)
-{
-	return cgroup_layout_check(&b->cg);
 }
 
 static int make_jail(struct boot *b)
@@ -833,17 +851,12 @@ static int pin(struct boot *b)
 static int finish(struct boot *b)
 {
 	json_t *meta = json_pack("{s:s}", "vm.id", b->id);
-	struct vm_record rec;
 	int rc;
 
 	json_object_set_new(b->doc, "state", xjson_string("running"));
 	json_object_set_new(b->doc, "pid", json_integer(b->pid));
 	json_object_set_new(b->doc, "rootfs_address", xjson_string(b->address));
-	rc = vm_record_from_json(&rec, json_incref(b->doc));
-	if (!rc) {
-		rc = vm_record_save(&rec);
-		vm_record_release(&rec);
-	}
+	rc = save_record(b, false);
 	/* fenced: a job lost meanwhile gets no VM */
 	if (!rc)
 		rc = job_set_meta(b->st, b->o->job, b->o->fence, meta);
@@ -912,7 +925,6 @@ static json_t *plan_json(struct boot *b)
 	json_object_del(doc, "state");
 	json_object_del(doc, "timings_us");
 	json_object_del(doc, "created");
-	json_object_set_new(doc, "cgroup_values", strings_json(&b->values));
 	json_object_set_new(doc, "jailer", strings_json(&b->argv));
 	json_object_set(doc, "config", b->config);
 	return doc;
@@ -937,9 +949,11 @@ int vm_boot(struct store *st, const struct boot_opts *o, json_t **out)
 	if (!rc)
 		rc = step(&b, "allocate", allocate);
 	if (!rc && dry(&b)) {
-		*out = plan_json(&b);
+		rc = place_cgroups(&b);
+		if (!rc)
+			*out = plan_json(&b);
 		release(&b);
-		return 0;
+		return rc;
 	}
 	if (!rc)
 		rc = step(&b, "network", make_network);
@@ -957,7 +971,9 @@ int vm_boot(struct store *st, const struct boot_opts *o, json_t **out)
 	if (!rc)
 		rc = step(&b, "socket", wait_socket);
 	if (!rc && o->snapshot)
-		rc = step(&b, "fence_check", recheck_fence) ?: step(&b, "snapshot_load", load_snapshot);
+		rc = step(&b, "fence_check", recheck_fence);
+	if (!rc && o->snapshot)
+		rc = step(&b, "snapshot_load", load_snapshot);
 	else if (!rc)
 		rc = step(&b, "start", start);
 	if (!rc)

@@ -223,12 +223,37 @@ static void delete_link(struct step *s, const char *name)
 		action(s, &DELETE, rc < 0 ? rc : 0, "link %s", name);
 }
 
-/* Links first: a namespace's devices would otherwise go some time after it. */
+/*
+ * Delete the links in the namespace at path, before the namespace: its
+ * devices would otherwise go some time after it.
+ */
+static int empty_netns(const char *path)
+{
+	struct strvec links = STRVEC_INIT;
+	int saved, rc = netns_enter(path, &saved);
+
+	if (rc)
+		return rc;
+	rc = link_list(&links);
+	for (size_t i = 0; !rc && i < links.nr; i++) {
+		int deleted = link_delete(links.v[i]);
+
+		if (deleted < 0)
+			rc = deleted;
+	}
+	netns_leave(saved);
+	strvec_clear(&links);
+	return rc;
+}
+
+/*
+ * The host links, then the namespace, said once with its links: a veth
+ * peer in it goes with its host end, or is deleted in it, by timing.
+ */
 static void delete_network(struct step *s)
 {
 	const char *ns = s->vm->netns;
-	struct strvec inside = STRVEC_INIT;
-	int saved, rc;
+	int rc;
 
 	for (size_t i = 0; s->vm->links && i < s->vm->links->nr; i++) {
 		const char *name = s->vm->links->v[i];
@@ -239,19 +264,12 @@ static void delete_network(struct step *s)
 	}
 	if (!ns || !exists(ns))
 		return;
-	rc = netns_enter(ns, &saved);
-	if (!rc) {
-		rc = link_list(&inside);
-		for (size_t i = 0; !rc && i < inside.nr; i++)
-			delete_link(s, inside.v[i]);
-		netns_leave(saved);
-	}
+	rc = dry(s) ? 0 : empty_netns(ns);
 	if (rc)
 		action(s, &DELETE, rc, "links in netns %s", base_name(ns));
 	rc = dry(s) ? 1 : netns_delete(ns);
 	if (rc)
 		action(s, &DELETE, rc < 0 ? rc : 0, "netns %s", base_name(ns));
-	strvec_clear(&inside);
 }
 
 static void remove_cgroups(struct step *s)

@@ -466,8 +466,8 @@ struct request {
 static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *doc)
 {
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	struct MHD_Response *r = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ?: "",
-								  MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = MHD_create_response_from_buffer(text ? strlen(text) : 0,
+								  text ? text : "", MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (text)
@@ -478,8 +478,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *doc)
 	return ret;
 }
 
-static int handle(const char *method, const char *url, const struct strbuf *raw,
-		  json_t *body_out, json_t **answer, struct strbuf *err)
+/* A request: 0 with its answer (NULL: none), or -1 with the fault in err; ev logs its body. */
+static int handle(const char *method, const char *url, const struct strbuf *raw, json_t *ev,
+		  json_t **answer, struct strbuf *err)
 {
 	struct swagger_op op;
 	char lower[16];
@@ -502,7 +503,7 @@ static int handle(const char *method, const char *url, const struct strbuf *raw,
 				    "request: %s.", jerr.text);
 			return -1;
 		}
-		json_object_set(body_out, "body", body);
+		json_object_set(ev, "body", body);
 		if (swagger_validate(vm.spec, op.body, body, err)) {
 			json_decref(body);
 			return -1;

@@ -84,12 +84,6 @@ static const char *value(const char *name, const char *const **argv)
 	return v;
 }
 
-static void once(const char *name, const void *seen)
-{
-	if (seen)
-		jail_error("The argument '%s' was provided more than once.", name);
-}
-
 static int64_t id_number(const char *name, const char *v)
 {
 	int64_t n;
@@ -99,47 +93,55 @@ static int64_t id_number(const char *name, const char *v)
 	return n;
 }
 
+static NORETURN void unexpected(const char *arg)
+{
+	jail_error("Found argument '%s' which wasn't expected, or isn't valid in this context.", arg);
+}
+
 static void parse_args(const char *const *argv, struct args *a)
 {
 	const char *uid = NULL, *gid = NULL, *version = NULL;
+	struct { const char *name, **value; } one[] = {
+		{ "id", &a->id }, { "exec-file", &a->exec_file }, { "uid", &uid }, { "gid", &gid },
+		{ "parent-cgroup", &a->parent }, { "cgroup-version", &version },
+		{ "chroot-base-dir", &a->base }, { "netns", &a->netns },
+	};
+	struct { const char *name; struct strvec *values; } many[] = {
+		{ "cgroup", &a->cgroups }, { "resource-limit", &a->limits },
+	};
+	struct { const char *name; bool *set; } flags[] = {
+		{ "daemonize", &a->daemonize }, { "new-pid-ns", &a->new_pid_ns },
+	};
 
 	for (argv++; *argv; argv++) {
-		const char *arg = *argv, *name;
+		const char *name;
+		bool known = false;
 
-		if (!strcmp(arg, "--")) {
+		if (!strcmp(*argv, "--")) {
 			a->extra = argv + 1;
 			break;
 		}
-		if (!skip_prefix(arg, "--", &name))
-			jail_error("Found argument '%s' which wasn't expected, or isn't valid in this "
-				   "context.", arg);
-		if (!strcmp(name, "id"))
-			once(name, a->id), a->id = value(name, &argv);
-		else if (!strcmp(name, "exec-file"))
-			once(name, a->exec_file), a->exec_file = value(name, &argv);
-		else if (!strcmp(name, "uid"))
-			once(name, uid), uid = value(name, &argv);
-		else if (!strcmp(name, "gid"))
-			once(name, gid), gid = value(name, &argv);
-		else if (!strcmp(name, "parent-cgroup"))
-			once(name, a->parent), a->parent = value(name, &argv);
-		else if (!strcmp(name, "cgroup-version"))
-			once(name, version), version = value(name, &argv);
-		else if (!strcmp(name, "cgroup"))
-			strvec_push(&a->cgroups, value(name, &argv));
-		else if (!strcmp(name, "chroot-base-dir"))
-			once(name, a->base), a->base = value(name, &argv);
-		else if (!strcmp(name, "netns"))
-			once(name, a->netns), a->netns = value(name, &argv);
-		else if (!strcmp(name, "resource-limit"))
-			strvec_push(&a->limits, value(name, &argv));
-		else if (!strcmp(name, "daemonize"))
-			once(name, a->daemonize ? name : NULL), a->daemonize = true;
-		else if (!strcmp(name, "new-pid-ns"))
-			once(name, a->new_pid_ns ? name : NULL), a->new_pid_ns = true;
-		else
-			jail_error("Found argument '%s' which wasn't expected, or isn't valid in this "
-				   "context.", name);
+		if (!skip_prefix(*argv, "--", &name))
+			unexpected(*argv);
+		for (size_t i = 0; i < ARRAY_SIZE(one) && !known; i++) {
+			if ((known = !strcmp(name, one[i].name))) {
+				if (*one[i].value)
+					jail_error("The argument '%s' was provided more than once.", name);
+				*one[i].value = value(name, &argv);
+			}
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(many) && !known; i++)
+			if ((known = !strcmp(name, many[i].name)))
+				strvec_push(many[i].values, value(name, &argv));
+		for (size_t i = 0; i < ARRAY_SIZE(flags) && !known; i++) {
+			if ((known = !strcmp(name, flags[i].name))) {
+				if (*flags[i].set)
+					jail_error("The argument '%s' was provided more than once.", name);
+				*flags[i].set = true;
+			}
+		}
+		if (!known)
+			unexpected(name);
 	}
 	if (!a->id || !a->exec_file || !uid || !gid)
 		jail_error("Argument '%s' required, but not found.",
