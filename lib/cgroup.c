@@ -11,19 +11,6 @@ static const char *const v1_controllers[] = {
 	"net_cls", "net_prio", "perf_event", "pids", "rdma", NULL,
 };
 
-static bool in_list(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (!strcmp(*list, s))
-			return true;
-	return false;
-}
-
-static bool has(const struct strvec *sv, const char *s)
-{
-	return in_list(sv->v, s);
-}
-
 static void add_v2_controllers(struct cgroup_mount *m)
 {
 	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT;
@@ -57,7 +44,7 @@ static void add_mount(struct cgroup_layout *l, const char *dir, const char *type
 	}
 	strvec_split(&o, opts, ',');
 	for (size_t i = 0; i < o.nr; i++)
-		if (in_list(v1_controllers, o.v[i]))
+		if (str_in_list(v1_controllers, o.v[i]))
 			strvec_push(&m->controllers, o.v[i]);
 	strvec_clear(&o);
 }
@@ -112,7 +99,7 @@ const struct cgroup_mount *cgroup_mount_of(const struct cgroup_layout *l, int ve
 					   const char *controller)
 {
 	for (size_t i = 0; i < l->nr; i++)
-		if (l->mounts[i].version == version && has(&l->mounts[i].controllers, controller))
+		if (l->mounts[i].version == version && str_in_list(l->mounts[i].controllers.v, controller))
 			return &l->mounts[i];
 	return NULL;
 }

@@ -61,6 +61,15 @@ static inline bool skip_prefix(const char *s, const char *prefix, const char **o
 	return true;
 }
 
+/* Whether s is one of the strings of the NULL-terminated list. */
+static inline bool str_in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
 static inline bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);

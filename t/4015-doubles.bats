@@ -224,5 +224,5 @@ start_fc() {
 	nimbus fc config --kernel "$T/file" --rootfs "$T/nosuch" >"$T/good.json"
 	FC_DOUBLE_SPEC=$SPEC run "$FC" --no-api --config-file "$T/good.json"
 	assert_status 1
-	assert_output --partial "Unable to open the block device"
+	assert_output --partial "Cannot open the block device"
 }

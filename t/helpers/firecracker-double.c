@@ -122,6 +122,19 @@ static json_t *machine(void)
 	return json_object_get(vm.config, "machine-config");
 }
 
+/* Whether Firecracker, as this process, can open path: what it opens, it needs. */
+static int can_open(const char *path, int flags, const char *what, struct strbuf *err)
+{
+	int fd = path ? open(path, flags | O_CLOEXEC) : -1;
+
+	if (fd < 0) {
+		strbuf_addf(err, "Cannot open the %s %s: %s", what, path ? path : "(none)", strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Open what Firecracker opens when it starts: the drives and the taps. */
 static int open_devices(struct strbuf *err)
 {
@@ -130,15 +143,10 @@ static int open_devices(struct strbuf *err)
 
 	json_array_foreach(json_object_get(vm.config, "drives"), i, d) {
 		const char *path = json_string_value(json_object_get(d, "path_on_host"));
-		int fd = path ? open(path, json_is_true(json_object_get(d, "is_read_only")) ?
-				     O_RDONLY : O_RDWR) : -1;
 
-		if (fd < 0) {
-			strbuf_addf(err, "Unable to open the block device %s: %s", path ? path : "",
-				    strerror(errno));
+		if (can_open(path, json_is_true(json_object_get(d, "is_read_only")) ? O_RDONLY : O_RDWR,
+			     "block device", err))
 			return -1;
-		}
-		close(fd);
 	}
 	json_array_foreach(json_object_get(vm.config, "network-interfaces"), i, d) {
 		const char *tap = json_string_value(json_object_get(d, "host_dev_name"));
@@ -178,18 +186,13 @@ static int instance_start(struct strbuf *err)
 {
 	const char *kernel = json_string_value(json_object_get(json_object_get(vm.config, "boot-source"),
 							       "kernel_image_path"));
-	int fd;
 
 	if (!kernel) {
 		strbuf_addstr(err, "Cannot start microvm without kernel configuration.");
 		return -1;
 	}
-	fd = open(kernel, O_RDONLY);
-	if (fd < 0) {
-		strbuf_addf(err, "Cannot open the kernel image %s: %s", kernel, strerror(errno));
+	if (can_open(kernel, O_RDONLY, "kernel image", err))
 		return -1;
-	}
-	close(fd);
 	return start_vcpus(RUNNING, err);
 }
 
@@ -294,7 +297,7 @@ static int snapshot_load(json_t *body, struct strbuf *err)
 	const char *state = json_string_value(json_object_get(body, "snapshot_path"));
 	json_t *backend = json_object_get(body, "mem_backend"), *conf;
 	const char *mem = json_string_value(json_object_get(body, "mem_file_path"));
-	int fd, rc;
+	int rc;
 
 	if (vm.configured) {
 		strbuf_addstr(err, "Loading a microVM snapshot not allowed after configuring boot-specific resources.");
@@ -310,12 +313,8 @@ static int snapshot_load(json_t *body, struct strbuf *err)
 		strbuf_addstr(err, "Loading the snapshot failed, as FC_DOUBLE_FAIL says");
 		return -1;
 	}
-	fd = open(mem, O_RDONLY);
-	if (fd < 0) {
-		strbuf_addf(err, "Cannot open the memory file %s: %s", mem, strerror(errno));
+	if (can_open(mem, O_RDONLY, "memory file", err))
 		return -1;
-	}
-	close(fd);
 	conf = json_load_file(state, 0, NULL);
 	if (!conf) {
 		strbuf_addf(err, "Cannot read the snapshot state %s", state);
@@ -657,14 +656,6 @@ static const char *const flag_args[] = {
 	"no-seccomp", "no-api", "boot-timer", "show-level", "show-log-origin", NULL,
 };
 
-static bool in(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (!strcmp(*list, s))
-			return true;
-	return false;
-}
-
 /* "--name value" or "--name=value", each at most once. */
 static void parse_args(const char **argv, struct args *a)
 {
@@ -678,16 +669,16 @@ static void parse_args(const char **argv, struct args *a)
 			fatal("Found argument '%s' which wasn't expected", arg);
 		eq = strchr(arg, '=');
 		name = xstrndup(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
-		if (in(seen.v, name))
+		if (str_in_list(seen.v, name))
 			fatal("The argument '%s' was provided more than once.", name);
 		strvec_push(&seen, name);
-		if (in(value_args, name)) {
+		if (str_in_list(value_args, name)) {
 			v = eq ? eq + 1 : argv[1];
 			if (!v || (!eq && starts_with(v, "--")))
 				fatal("The argument '%s' requires a value, but none was supplied.", name);
 			if (!eq)
 				argv++;
-		} else if (!in(flag_args, name) || eq) {
+		} else if (!str_in_list(flag_args, name) || eq) {
 			fatal("Found argument '%s' which wasn't expected, or isn't valid in this context.",
 			      name);
 		}
