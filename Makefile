@@ -100,8 +100,13 @@ $(BUILD)/t/helpers/%: t/helpers/%.c $(BUILD)/libnimbus.a
 check: deps
 	$(Q)$(MAKE) --no-print-directory test
 
+# As root, the service becomes the user nimbus once bound (serve.user):
+# made here when missing, as a package would.
 run: deps-build
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)if [ "$$(id -u)" = 0 ] && ! getent passwd nimbus >/dev/null; then \
+		useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin nimbus; \
+	fi
 	./$(NIMBUS) serve
 
 deps:

@@ -2,6 +2,7 @@
 #define BUILTIN_H
 
 /* One entry point per top-level command, cmd/<name>.c. */
+int cmd_audit(int argc, const char **argv);
 int cmd_boot(int argc, const char **argv);
 int cmd_cache(int argc, const char **argv);
 int cmd_config(int argc, const char **argv);
@@ -13,8 +14,10 @@ int cmd_host(int argc, const char **argv);
 int cmd_job(int argc, const char **argv);
 int cmd_key(int argc, const char **argv);
 int cmd_lease(int argc, const char **argv);
+int cmd_logs(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
+int cmd_registry(int argc, const char **argv);
 int cmd_rootfs(int argc, const char **argv);
 int cmd_serve(int argc, const char **argv);
 int cmd_snapshot(int argc, const char **argv);
@@ -23,10 +26,11 @@ int cmd_verify(int argc, const char **argv);
 int cmd_vm(int argc, const char **argv);
 
 /*
- * The HTTP services of cmd/serve.c: all of them (only NULL), or the base
- * ones (store, health) and the one named, for `nimbus SERVICE serve`.
+ * cmd/serve.c: run the HTTP services until SIGTERM or SIGINT, all of
+ * them (only NULL), or the one named only and those every server has
+ * (`nimbus SERVICE serve`). usage is the caller's.
  */
-int serve_services(int argc, const char **argv, const char *const *usage, const char *only);
+int serve_main(int argc, const char **argv, const char *const *usage, const char *only);
 
 /*
  * Teardown actions (cmd/vm.c): the ones done printed one a line (an

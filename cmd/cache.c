@@ -22,7 +22,7 @@ static const char *const stats_usage[] = {
 
 static int cache_serve(int argc, const char **argv)
 {
-	return serve_services(argc, argv, serve_usage, "cache");
+	return serve_main(argc, argv, serve_usage, "cache");
 }
 
 static json_t *gc_json(const char *org, const struct cache_gc_result *r)

@@ -5,11 +5,11 @@
 #include "log.h"
 #include "output.h"
 #include "parse-options.h"
+#include "spawn.h"
 #include "timeutil.h"
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -204,50 +204,31 @@ struct hold {
 };
 
 /*
- * The environment of the command: ours without nimbus' own settings
- * (they may carry passwords), but naming the configuration file read,
- * for the nimbus commands it runs; and the lease.
+ * The command: in a process group of its own, with our environment less
+ * nimbus' own settings (they may carry passwords), but naming the
+ * configuration file read, for the nimbus commands it runs; and the
+ * lease. Killed with us: nobody renews the lease once we are gone.
  */
-static void command_env(struct strvec *env, const struct hold *h, const struct lease *l)
+static int spawn(struct hold *h, const char **cmd, const struct lease *l, const sigset_t *oldmask)
 {
+	struct child c = CHILD_INIT;
 	const char *conf = cfg_file_path();
 	struct strbuf t = STRBUF_INIT;
+	int rc;
 
-	for (char **e = environ; *e; e++)
-		if (!starts_with(*e, "NIMBUS_"))
-			strvec_push(env, *e);
+	c.argv = cmd;
+	c.flags = CHILD_INHERIT_ENV | CHILD_NEW_PGRP | CHILD_DIE_WITH_PARENT;
+	c.sigmask = oldmask;
 	if (!access(conf, F_OK))
-		strvec_pushf(env, "NIMBUS_CONFIG=%s", conf);
+		strvec_pushf(&c.env, "NIMBUS_CONFIG=%s", conf);
 	fmt_rfc3339_ms(&t, l->expires_ms);
-	strvec_pushf(env, "NIMBUS_JOB=%s", h->job);
-	strvec_pushf(env, "NIMBUS_FENCE=%" PRId64, h->fence);
-	strvec_pushf(env, "NIMBUS_LEASE_EXPIRES=%s", t.buf);
+	strvec_pushf(&c.env, "NIMBUS_JOB=%s", h->job);
+	strvec_pushf(&c.env, "NIMBUS_FENCE=%" PRId64, h->fence);
+	strvec_pushf(&c.env, "NIMBUS_LEASE_EXPIRES=%s", t.buf);
 	strbuf_release(&t);
-}
-
-static void spawn(struct hold *h, const char **cmd, const struct lease *l, const sigset_t *oldmask)
-{
-	struct strvec env = STRVEC_INIT;
-	pid_t parent = getpid();
-
-	command_env(&env, h, l);
-	fflush(NULL);
-	h->pid = fork();
-	if (h->pid < 0)
-		die_errno("fork");
-	if (!h->pid) {
-		/* Killed with us: nobody renews the lease once we are gone. */
-		if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(127);
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		execvpe(cmd[0], (char *const *)cmd, (char *const *)env.v);
-		error_errno("cannot run %s", cmd[0]);
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	/* Both sides set the group, so that it exists before either uses it. */
-	if (setpgid(h->pid, h->pid) < 0 && errno != EACCES && errno != ESRCH)
-		die_errno("setpgid");
-	strvec_clear(&env);
+	rc = child_start(&c);
+	h->pid = c.pid;
+	return rc;
 }
 
 static void lose(struct hold *h, const char *why)
@@ -329,6 +310,15 @@ static int supervise(struct hold *h, int sfd)
 	}
 }
 
+static void release(struct hold *h)
+{
+	store_set_deadline(h->st, 0);
+	if (lease_release(h->st, h->job, h->fence) < 0)
+		warning("cannot release the lease of job %s (it expires on its own): %s", h->job,
+			fail_message());
+	store_close(h->st);
+}
+
 static int lease_hold_cmd(int argc, const char **argv)
 {
 	int64_t renew_every = 0, kill_after = 10;
@@ -376,8 +366,14 @@ static int lease_hold_cmd(int argc, const char **argv)
 	h.fence = l.fence;
 	h.stop_at = h.next_renew + (l.expires_ms - l.now_ms) - h.grace;
 	h.next_renew += h.renew_every;
-	spawn(&h, argv + 2, &l, &oldmask);
+	rc = spawn(&h, argv + 2, &l, &oldmask);
 	lease_clear(&l);
+	if (rc) {
+		/* as a shell says it: 127 not found, 126 not runnable */
+		error("%s", fail_message());
+		release(&h);
+		return rc == -EXIT_NOTFOUND ? 127 : 126;
+	}
 
 	status = supervise(&h, sfd);
 	close(sfd);
@@ -387,12 +383,7 @@ static int lease_hold_cmd(int argc, const char **argv)
 		store_close(h.st);
 		return EXIT_REJECTED;
 	}
-	store_set_deadline(h.st, 0);
-	rc = lease_release(h.st, h.job, h.fence);
-	if (rc < 0)
-		warning("cannot release the lease of job %s (it expires on its own): %s", h.job,
-			fail_message());
-	store_close(h.st);
+	release(&h);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

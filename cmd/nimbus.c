@@ -14,6 +14,7 @@ struct cmd_struct {
 
 /* The one list of commands: help, the completions and the docs read it. */
 static const struct cmd_struct commands[] = {
+	{ "audit", cmd_audit, "check the security posture of this host, its services and VMs" },
 	{ "boot", cmd_boot, "boot a VM for a job under the jailer" },
 	{ "cache", cmd_cache, "serve and collect the build cache" },
 	{ "config", cmd_config, "show the effective configuration" },
@@ -25,8 +26,10 @@ static const struct cmd_struct commands[] = {
 	{ "job", cmd_job, "queue, claim and finish jobs" },
 	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
 	{ "lease", cmd_lease, "acquire, renew, release and hold job leases" },
+	{ "logs", cmd_logs, "ingest and query job logs, and manage their tables" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
+	{ "registry", cmd_registry, "serve the OCI registry; quotas, robots and gc" },
 	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },
 	{ "serve", cmd_serve, "run the HTTP services" },
 	{ "snapshot", cmd_snapshot, "snapshot a running VM" },

@@ -4,9 +4,12 @@
 #include "config.h"
 #include "http-server.h"
 #include "log.h"
+#include "logs-service.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "parse-options.h"
+#include "registry.h"
+#include "sandbox.h"
 #include "store.h"
 #include "token.h"
 
@@ -104,24 +107,29 @@ static void jwks_fini(void)
 /*
  * The services of `nimbus serve`, in one process on one address. Each one
  * opens what it needs and adds its routes in init() (0, or a fail() code),
- * and releases it in fini() once the server has stopped; a new service
- * appends its line. The base services run in `nimbus SERVICE serve` too.
+ * and releases it in fini() once the server has stopped; dir is the key
+ * of the directory it writes, if any. A new service appends its line.
+ * `nimbus SERVICE serve` runs the named one alone, beside those marked
+ * always.
  */
 static const struct service {
 	const char *name;
 	int (*init)(struct http_server *srv);
 	void (*fini)(void);
-	bool base;
+	bool always;
+	const char *dir;
 } services[] = {
-	{ "store", store_init, NULL, true },
-	{ "health", health_init, NULL, true },
-	{ "jwks", jwks_init, jwks_fini, false },
-	{ "cache", cache_service_init, cache_service_fini, false },
+	{ "store", store_init, NULL, true, NULL },
+	{ "health", health_init, NULL, true, NULL },
+	{ "jwks", jwks_init, jwks_fini, false, NULL },
+	{ "cache", cache_service_init, cache_service_fini, false, "cache.dir" },
+	{ "logs", logs_service_init, logs_service_fini, false, "logs.spool_dir" },
+	{ "registry", registry_service_init, NULL, false, "registry.dir" },
 };
 
-static bool enabled(const struct service *s, const char *only)
+static bool wanted(const struct service *s, const char *only)
 {
-	return !only || s->base || !strcmp(s->name, only);
+	return !only || s->always || !strcmp(s->name, only);
 }
 
 static void listening(struct http_server *srv, const char *only)
@@ -130,19 +138,84 @@ static void listening(struct http_server *srv, const char *only)
 
 	http_server_address(srv, &addr);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-		if (enabled(&services[i], only))
+		if (wanted(&services[i], only))
 			strbuf_addf(&names, "%s%s", names.len ? "," : "", services[i].name);
 	log_kv(LOG_INFO, "listening", "address", addr.buf, "services", names.buf, NULL);
 	strbuf_release(&addr);
 	strbuf_release(&names);
 }
 
-int cmd_serve(int argc, const char **argv)
+/* What the services write must be the user's before they become it. */
+static int give_files(const struct sandbox_user *u, const char *only)
 {
-	return serve_services(argc, argv, serve_usage, NULL);
+	static const char *const sqlite_files[] = { "", "-wal", "-shm" };
+	const char *db;
+	int rc = 0;
+
+	if (skip_prefix(cfg_str("store.url"), "sqlite:", &db)) {
+		const char *slash = strrchr(db, '/');
+
+		if (slash && slash > db) {
+			char *dir = xstrndup(db, slash - db);
+
+			rc = sandbox_give_dir(dir, u);
+			free(dir);
+		}
+		for (size_t i = 0; !rc && i < ARRAY_SIZE(sqlite_files); i++) {
+			char *file = xstrfmt("%s%s", db, sqlite_files[i]);
+
+			rc = sandbox_give_file(file, u);
+			free(file);
+		}
+	}
+	for (size_t i = 0; !rc && i < ARRAY_SIZE(services); i++)
+		if (services[i].dir && wanted(&services[i], only))
+			rc = sandbox_give_dir(cfg_str(services[i].dir), u);
+	return rc;
 }
 
-int serve_services(int argc, const char **argv, const char *const *usage, const char *only)
+/*
+ * Once bound, before opening anything: started as root, become
+ * serve.user (or stay root, if it says so); in any case keep no
+ * capability and take no_new_privs. See nimbus-serve(1).
+ */
+static void drop_privileges(const char *only)
+{
+	const char *name = cfg_str("serve.user");
+	struct sandbox_user u = SANDBOX_USER_INIT;
+	char uid[24];
+	int rc = 0;
+
+	/* some defaults depend on who we are */
+	cfg_resolve_defaults();
+	if (!geteuid() && strcmp(name, "root")) {
+		rc = sandbox_user_lookup(name, &u);
+		if (rc == -EXIT_NOTFOUND)
+			die_code(EXIT_PERM, "refusing to run as root: no user %s to become; create it "
+				 "(useradd --system %s), or set serve.user (root: stay root, without "
+				 "capabilities)", name, name);
+		if (!rc)
+			rc = give_files(&u, only);
+	}
+	if (!rc)
+		rc = sandbox_drop(u.name && u.uid ? &u : NULL);
+	if (rc)
+		die_fail(rc);
+	xsnprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
+	log_kv(LOG_INFO, "privileges dropped", "uid", uid, NULL);
+	/* every token is checked against the public keys in there */
+	if (access(cfg_str("keys.dir"), R_OK | X_OK) && errno != ENOENT)
+		warning("cannot read keys.dir %s as uid %s: %s; no token will verify (see "
+			"nimbus-serve(1), Privileges)", cfg_str("keys.dir"), uid, strerror(errno));
+	sandbox_user_release(&u);
+}
+
+int cmd_serve(int argc, const char **argv)
+{
+	return serve_main(argc, argv, serve_usage, NULL);
+}
+
+int serve_main(int argc, const char **argv, const char *const *usage, const char *only)
 {
 	const char *address = NULL, *format = NULL;
 	const struct option options[] = {
@@ -172,24 +245,31 @@ int serve_services(int argc, const char **argv, const char *const *usage, const 
 	if (!address && parse_host_port(cfg_str("serve.listen"), &ss, &len, &err))
 		BUG("serve.listen passed its check but does not parse: %s", err.buf);
 
+	/*
+	 * Blocked before any thread starts (the workers, a service's own), so
+	 * that they inherit the mask and sigwait() gets them.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* the address first: a port in use is the likeliest mistake, and the cheapest to find */
 	srv = http_server_new();
+	rc = http_server_listen(srv, (struct sockaddr *)&ss, len);
+	if (rc)
+		die_fail(rc);
+	drop_privileges(only);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
-		if (!enabled(&services[i], only))
+		if (!wanted(&services[i], only))
 			continue;
 		rc = services[i].init(srv);
 		if (rc)
 			die_fail(rc);
 	}
-	rc = http_server_listen(srv, (struct sockaddr *)&ss, len);
-	if (rc)
-		die_fail(rc);
-
-	/* blocked before the workers start, so that they inherit the mask and sigwait() gets them */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rc = http_server_start(srv);
+	/* initialised: from here on, only what serving takes */
+	rc = sandbox_seccomp_serve();
+	if (!rc)
+		rc = http_server_start(srv);
 	if (rc)
 		die_fail(rc);
 	listening(srv, only);
@@ -203,7 +283,7 @@ int serve_services(int argc, const char **argv, const char *const *usage, const 
 	log_kv(LOG_INFO, "stopped", NULL);
 	http_server_free(srv);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
-		if (enabled(&services[i], only) && services[i].fini)
+		if (wanted(&services[i], only) && services[i].fini)
 			services[i].fini();
 	strbuf_release(&err);
 	return 0;

@@ -31,35 +31,6 @@ static bool valid_audience(const char *aud)
 	return false;
 }
 
-/* Printable ASCII without blanks, 1 to max bytes. */
-static bool valid_word(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > max)
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return false;
-	return true;
-}
-
-/* OWNER/NAME as GitHub allows them. */
-static bool valid_repo(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	size_t owner;
-
-	if (!slash)
-		return false;
-	owner = slash - s;
-	if (!owner || owner > 39 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != owner)
-		return false;
-	s = slash + 1;
-	return *s && strlen(s) <= 100 && strcmp(s, ".") && strcmp(s, "..") &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(s);
-}
-
 static void check_scopes(const struct strvec *scopes, const char *const *usage, const struct option *opts)
 {
 	for (size_t i = 0; i < scopes->nr; i++)
@@ -71,53 +42,14 @@ static void check_scopes(const struct strvec *scopes, const char *const *usage, 
 /* Each org of the scopes once through the mint rate limit. */
 static void ratelimit(const struct strvec *scopes)
 {
-	struct strvec seen = STRVEC_INIT;
 	struct kv *kv;
 	int rc = kv_open(&kv, NULL);
 
-	if (rc)
-		die_fail(rc);
-	for (size_t i = 0; i < scopes->nr; i++) {
-		const char *org = strchr(scopes->v[i], ':') + 1;
-		bool dup = false;
-
-		for (size_t j = 0; j < seen.nr && !dup; j++)
-			dup = !strcmp(seen.v[j], org);
-		if (dup)
-			continue;
-		strvec_push(&seen, org);
-		rc = token_mint_ratelimit(kv, org);
-		if (rc)
-			die_fail(rc);
-	}
-	kv_close(kv);
-	strvec_clear(&seen);
-}
-
-/* The private key of the current key. */
-static struct jose_key *signing_key(int64_t now)
-{
-	struct keydir kd;
-	struct keyset ks = KEYSET_INIT;
-	struct keyset_key *cur;
-	struct jose_key *k = NULL;
-	int rc = keydir_open(&kd, cfg_str("keys.dir"), false);
-
 	if (!rc)
-		rc = keydir_load(&kd, &ks, NULL);
-	if (!rc) {
-		keyset_states(&ks, now);
-		cur = keyset_current(&ks);
-		if (cur)
-			rc = keydir_read_private(&kd, cur, &k);
-		else
-			rc = fail(EXIT_NOTFOUND, "no current key in %s; run 'nimbus key rotate'", kd.path);
-	}
-	keydir_close(&kd);
-	keyset_release(&ks);
+		rc = token_mint_ratelimit_scopes(kv, scopes);
+	kv_close(kv);
 	if (rc)
 		die_fail(rc);
-	return k;
 }
 
 static int token_mint_cmd(int argc, const char **argv)
@@ -148,13 +80,13 @@ static int token_mint_cmd(int argc, const char **argv)
 	check_scopes(&scopes, token_mint_usage, options);
 	if (aud && !valid_audience(aud))
 		usage_msg(token_mint_usage, options, "--aud wants cache, registry, logs or agent");
-	if (sub && !valid_word(sub, 256))
+	if (sub && !token_word_valid(sub, 256))
 		usage_msg(token_mint_usage, options, "--sub wants 1 to 256 printable characters");
-	if (repo && !valid_repo(repo))
+	if (repo && !repo_valid(repo))
 		usage_msg(token_mint_usage, options, "--repo wants OWNER/NAME");
-	if (job && !valid_word(job, 128))
+	if (job && !token_word_valid(job, TOKEN_WORD_MAX))
 		usage_msg(token_mint_usage, options, "--job wants 1 to 128 printable characters");
-	if (runner && !valid_word(runner, 128))
+	if (runner && !token_word_valid(runner, TOKEN_WORD_MAX))
 		usage_msg(token_mint_usage, options, "--runner wants 1 to 128 printable characters");
 	max_ttl = cfg_int("token.max_ttl");
 	if (ttl > max_ttl)
@@ -165,7 +97,9 @@ static int token_mint_cmd(int argc, const char **argv)
 	ratelimit(&scopes);
 
 	now = now_ms() / 1000;
-	k = signing_key(now);
+	rc = keydir_signing_key(cfg_str("keys.dir"), now, &k);
+	if (rc)
+		die_fail(rc);
 	spec.iss = cfg_str("token.issuer");
 	spec.aud = aud;
 	spec.sub = sub;

@@ -1,8 +1,9 @@
 # bash completion for nimbus(1)
 #
 # Built on the program itself: `nimbus help --commands` lists the commands
-# and `nimbus CMD [SUB] --completion-helper` the words that may follow
-# (subcommands, or "--option<TAB>VALUE<TAB>-s" lines).
+# and `nimbus CMD [SUB]... --completion-helper` the words that may follow
+# (subcommands, which may have subcommands of their own, or
+# "--option<TAB>VALUE<TAB>-s" lines).
 
 _nimbus_words() {
 	"${COMP_WORDS[0]}" "$@" --completion-helper 2>/dev/null
@@ -10,10 +11,12 @@ _nimbus_words() {
 
 _nimbus() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
-	local cmd= sub= i w helper subs= argh
+	local cmd= i w helper subs= argh
+	local -a sub=()
 	[ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD-1]}
 	COMPREPLY=()
 
+	# the command, then as many subcommands as nest (registry quota set)
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		if [ -z "$cmd" ]; then
@@ -22,10 +25,11 @@ _nimbus() {
 			-*) ;;
 			*) cmd=$w ;;
 			esac
-		elif [ -z "$sub" ] && [[ $w != -* ]]; then
-			subs=$(_nimbus_words "$cmd" | grep -v '^-')
-			grep -qx -- "$w" <<< "$subs" && sub=$w
-			break
+		elif [[ $w != -* ]]; then
+			subs=$(_nimbus_words "$cmd" "${sub[@]}" | grep -v '^-' || true)
+			grep -qx -- "$w" <<< "$subs" || break
+			sub+=("$w")
+			subs=
 		fi
 	done
 
@@ -48,13 +52,13 @@ _nimbus() {
 		return
 	fi
 
-	[ -n "$subs" ] || subs=$(_nimbus_words "$cmd" | grep -v '^-')
-	if [ -n "$subs" ] && [ -z "$sub" ]; then
+	helper=$(_nimbus_words "$cmd" "${sub[@]}")
+	subs=$(grep -v '^-' <<< "$helper" || true)
+	if [ -n "$subs" ]; then
 		COMPREPLY=($(compgen -W "$subs" -- "$cur"))
 		return
 	fi
 
-	helper=$(_nimbus_words "$cmd" $sub)
 	if [[ $prev == --* ]]; then
 		argh=$(awk -F '\t' -v o="$prev" '$1 == o { print $2 }' <<< "$helper")
 		case $argh in

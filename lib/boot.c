@@ -12,6 +12,7 @@
 #include "output.h"
 #include "parse-num.h"
 #include "rootfs-attest.h"
+#include "spawn.h"
 #include "teardown.h"
 #include "timeutil.h"
 #include "topology.h"
@@ -22,7 +23,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
+
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -654,33 +655,30 @@ static int read_pid(struct boot *b)
 
 static int run_jailer(struct boot *b)
 {
-	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct child c = CHILD_INIT;
 	struct strbuf err = STRBUF_INIT;
-	posix_spawn_file_actions_t fa;
 	double t = mono_seconds();
-	int pipefd[2], rc = 0, status;
-	pid_t child;
+	int pipefd[2], rc, status;
 
 	b->deadline = mono_ms() + b->start_timeout * 1000;
 	if (pipe2(pipefd, O_CLOEXEC))
 		return fail_errno(EXIT_FAIL, "pipe");
-	/* a clean environment, no descriptor of ours; stdout is nimbus' result */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	errno = posix_spawn(&child, b->jailer, &fa, NULL, (char *const *)b->argv.v, env);
-	posix_spawn_file_actions_destroy(&fa);
+	/* stdout is nimbus' result; the jailer's errors come back through the pipe */
+	c.argv = (const char **)b->argv.v;
+	c.in = c.out = open("/dev/null", O_RDWR | O_CLOEXEC);
+	c.err = pipefd[1];
+	rc = c.in < 0 ? fail_errno(EXIT_FAIL, "/dev/null") : child_start(&c);
+	if (c.in >= 0)
+		close(c.in);
 	close(pipefd[1]);
-	if (errno) {
+	if (rc) {
 		close(pipefd[0]);
-		return fail_errno(EXIT_FAIL, "cannot run %s", b->jailer);
+		return rc;
 	}
 	b->jailer_ran = true;
 	read_stderr(pipefd[0], b->deadline, &err);
 	close(pipefd[0]);
-	status = wait_child(child, b->deadline);
+	status = wait_child(c.pid, b->deadline);
 	waited(b, t);
 	if (status)
 		rc = jailer_failed(status, &err);

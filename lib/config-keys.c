@@ -1,6 +1,7 @@
 #include "common.h"
 #include "boot.h"
 #include "cgroup.h"
+#include "clickhouse.h"
 #include "config.h"
 #include "cpulist.h"
 #include "github.h"
@@ -79,6 +80,23 @@ static int check_redis_url(const char *v, struct strbuf *err)
 		return -1;
 	redis_url_release(&u);
 	return 0;
+}
+
+static void default_registry_dir(struct strbuf *out)
+{
+	strbuf_addf(out, "%s/registry", cfg_str("core.state_dir"));
+}
+
+/* The token endpoint's URL goes into a quoted header parameter. */
+static int check_realm(const char *v, struct strbuf *err)
+{
+	bool ok = !*v || starts_with(v, "http://") || starts_with(v, "https://");
+
+	for (const char *p = v; ok && *p; p++)
+		ok = (unsigned char)*p > ' ' && *p != 0x7f && *p != '"' && *p != '\\';
+	if (!ok)
+		strbuf_addstr(err, "wants an http:// or https:// URL without blanks, quotes or controls");
+	return ok ? 0 : -1;
 }
 
 static int check_listen(const char *v, struct strbuf *err)
@@ -225,6 +243,56 @@ static int check_link_name(const char *v, struct strbuf *err)
 	return -1;
 }
 
+static void default_logs_sink(struct strbuf *out)
+{
+	strbuf_addstr(out, *cfg_str("logs.clickhouse_url") ? "clickhouse" : "store");
+}
+
+static void default_spool_dir(struct strbuf *out)
+{
+	strbuf_addf(out, "%s/logs-spool", cfg_str("core.state_dir"));
+}
+
+static void default_logs_url(struct strbuf *out)
+{
+	strbuf_addf(out, "http://%s", cfg_str("serve.listen"));
+}
+
+static int check_clickhouse_database(const char *v, struct strbuf *err)
+{
+	if (clickhouse_ident_valid(v) && !strchr(v, '-'))
+		return 0;
+	strbuf_addstr(err, "wants 1 to 64 of A-Z, a-z, 0-9 and _");
+	return -1;
+}
+
+/* Sizes below 4K make no sense for a spool and its segments. */
+static int check_4k(const char *v, struct strbuf *err)
+{
+	uint64_t n;
+
+	if (!parse_size(v, &n) && n >= 4096)
+		return 0;
+	strbuf_addstr(err, "wants 4K or more");
+	return -1;
+}
+
+/* A user name as useradd(8) takes it; it is looked up when a service starts. */
+static int check_user(const char *v, struct strbuf *err)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	if (*v && *v != '-' && !v[n] && n <= 32)
+		return 0;
+	strbuf_addstr(err, "wants a user name");
+	return -1;
+}
+
+static int check_absolute_or_empty(const char *v, struct strbuf *err)
+{
+	return *v ? check_absolute(v, err) : 0;
+}
+
 const struct cfg_key cfg_keys[] = {
 	{ .name = "cache.backend", .type = CFG_ENUM, .def = "auto", .choices = "auto|local|s3",
 	  .help = "where cache objects live (auto: s3 when cache.s3_endpoint is set)" },
@@ -334,10 +402,44 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "default lease TTL of lease and job commands" },
 	{ .name = "log.format", .type = CFG_ENUM, .def = "text", .choices = "text|json",
 	  .help = "log format of daemons" },
+	{ .name = "logs.batch_bytes", .type = CFG_SIZE, .def = "4M", .check = check_4k,
+	  .help = "lines stored in one batch at most" },
+	{ .name = "logs.clickhouse_credentials_file", .type = CFG_PATH, .check = check_absolute_or_empty,
+	  .help = "USER:PASSWORD for ClickHouse, mode 0600" },
+	{ .name = "logs.clickhouse_database", .type = CFG_STRING, .def = "nimbus",
+	  .check = check_clickhouse_database, .help = "ClickHouse database of the logs table" },
+	{ .name = "logs.clickhouse_url", .type = CFG_URL, .check = check_http_url,
+	  .help = "ClickHouse's HTTP interface" },
+	{ .name = "logs.flush_interval", .type = CFG_SECONDS, .def = "1", .min = 1, .max = 3600,
+	  .help = "longest wait before received lines are stored" },
+	{ .name = "logs.max_body", .type = CFG_SIZE, .def = "4M",
+	  .help = "largest POST /logs body" },
+	{ .name = "logs.retention_days", .type = CFG_INT, .def = "90", .min = 1, .max = 36500,
+	  .help = "days a line is kept" },
+	{ .name = "logs.sink", .type = CFG_ENUM, .def_fn = default_logs_sink, .choices = "store|clickhouse",
+	  .help = "where lines are kept (default: clickhouse when logs.clickhouse_url is set)" },
+	{ .name = "logs.spool_dir", .type = CFG_PATH, .def_fn = default_spool_dir, .check = check_absolute,
+	  .help = "durable queue of received lines" },
+	{ .name = "logs.spool_max", .type = CFG_SIZE, .def = "1G", .check = check_4k,
+	  .help = "spool size at which POST /logs answers 503" },
+	{ .name = "logs.url", .type = CFG_URL, .def_fn = default_logs_url, .check = check_http_url,
+	  .help = "the log service, for nimbus logs query and ingest" },
 	{ .name = "redis.timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,
 	  .help = "Redis connect and command timeout" },
 	{ .name = "redis.url", .type = CFG_URL, .check = check_redis_url,
 	  .help = "Redis for nonces, rate limits, the queue and breaker state" },
+	{ .name = "registry.dir", .type = CFG_PATH, .def_fn = default_registry_dir,
+	  .check = check_absolute, .help = "blobs and uploads of the OCI registry" },
+	{ .name = "registry.max_blob", .type = CFG_SIZE, .def = "10G",
+	  .help = "largest blob an upload may make" },
+	{ .name = "registry.max_manifest", .type = CFG_SIZE, .def = "4M",
+	  .help = "largest manifest" },
+	{ .name = "registry.quota", .type = CFG_SIZE, .def = "10G",
+	  .help = "storage of an org without a quota of its own" },
+	{ .name = "registry.realm", .type = CFG_STRING, .check = check_realm,
+	  .help = "URL of the token endpoint in challenges (default: http://HOST/token)" },
+	{ .name = "registry.token_ttl", .type = CFG_SECONDS, .def = "300", .min = 60, .max = 86400,
+	  .help = "lifetime of the tokens /token hands out" },
 	{ .name = "serve.listen", .type = CFG_STRING, .def = "127.0.0.1:8480",
 	  .check = check_listen, .help = "address of the HTTP services" },
 	{ .name = "serve.max_body", .type = CFG_SIZE, .def = "1M",
@@ -348,6 +450,8 @@ const struct cfg_key cfg_keys[] = {
 	  .help = "worker threads (0: one per CPU)" },
 	{ .name = "serve.timeout", .type = CFG_SECONDS, .def = "30", .min = 1, .max = 3600,
 	  .help = "idle connection timeout" },
+	{ .name = "serve.user", .type = CFG_STRING, .def = "nimbus", .check = check_user,
+	  .help = "the user a service started as root runs as (root: stay root, without capabilities)" },
 	{ .name = "store.busy_timeout", .type = CFG_SECONDS, .def = "5", .min = 0, .max = 3600,
 	  .help = "how long SQLite waits for a lock" },
 	{ .name = "store.connect_timeout", .type = CFG_SECONDS, .def = "5", .min = 1, .max = 300,

@@ -387,6 +387,12 @@ static const char *raw_value(const struct cfg_key *k)
 	return k->def ? k->def : "";
 }
 
+void cfg_resolve_defaults(void)
+{
+	for (size_t i = 0; i < cfg_keys_nr; i++)
+		cfg_str(cfg_keys[i].name);
+}
+
 const char *cfg_str(const char *name)
 {
 	return raw_value(need(name, -1));

@@ -77,6 +77,12 @@ const char *cfg_source_name(enum cfg_source src);
 /* The value as it may be shown: secrets masked. */
 void cfg_display(struct strbuf *out, const char *name);
 
+/*
+ * Compute every default now. Some depend on who runs nimbus
+ * (core.state_dir): a service that changes user fixes them first.
+ */
+void cfg_resolve_defaults(void);
+
 /* Forget everything loaded (unit tests). */
 void cfg_reset(void);
 

@@ -37,9 +37,16 @@ void strbuf_add_json_string(struct strbuf *sb, const char *str, size_t len)
 	strbuf_grow(sb, len + 2);
 	strbuf_addch(sb, '"');
 	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
+		size_t run = i, n;
+		unsigned char c;
 
+		/* printable ASCII in one piece: most text is nothing else */
+		while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+			i++;
+		strbuf_add(sb, s + run, i - run);
+		if (i == len)
+			break;
+		c = s[i];
 		switch (c) {
 		case '"': strbuf_addstr(sb, "\\\""); i++; continue;
 		case '\\': strbuf_addstr(sb, "\\\\"); i++; continue;
@@ -92,6 +99,25 @@ void strbuf_add_printable(struct strbuf *sb, const char *str, size_t len)
 		} else {
 			strbuf_add(sb, s + i, n);
 			i += n;
+		}
+	}
+}
+
+void strbuf_add_urlencoded(struct strbuf *sb, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	strbuf_grow(sb, len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			strbuf_addch(sb, c);
+		} else {
+			strbuf_addch(sb, '%');
+			strbuf_addch(sb, hex[c >> 4]);
+			strbuf_addch(sb, hex[c & 15]);
 		}
 	}
 }

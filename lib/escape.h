@@ -8,6 +8,8 @@ void strbuf_add_json_string(struct strbuf *sb, const char *s, size_t len);
  * control characters and DEL as \xNN, invalid UTF-8 as \xNN.
  */
 void strbuf_add_printable(struct strbuf *sb, const char *s, size_t len);
+/* Append s percent-encoded for a URL's query: all but A-Z a-z 0-9 - . _ ~ */
+void strbuf_add_urlencoded(struct strbuf *sb, const char *s, size_t len);
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
 size_t utf8_seq_len(const unsigned char *s, size_t avail);
 

@@ -260,3 +260,22 @@ int http_client_do(struct http_client *c, const struct http_client_request *req,
 	curl_slist_free_all(headers);
 	return rc;
 }
+
+int http_status_exit_code(long status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		return EXIT_REJECTED;
+	case 404:
+		return EXIT_NOTFOUND;
+	case 409:
+	case 429:
+		return EXIT_BUSY;
+	case 502:
+	case 503:
+	case 504:
+		return EXIT_UNAVAILABLE;
+	}
+	return EXIT_FAIL;
+}

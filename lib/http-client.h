@@ -72,6 +72,13 @@ void http_client_free(struct http_client *c);
 int http_client_do(struct http_client *c, const struct http_client_request *req,
 		   struct http_client_response *resp);
 
+/*
+ * The exit code the status of a failed exchange stands for: EXIT_REJECTED
+ * for 401 and 403, EXIT_NOTFOUND for 404, EXIT_BUSY for 409 and 429,
+ * EXIT_UNAVAILABLE for 502, 503 and 504, EXIT_FAIL for any other.
+ */
+int http_status_exit_code(long status);
+
 /* The first header of that name (case-insensitive), or NULL. */
 const char *http_client_response_header(const struct http_client_response *resp, const char *name);
 void http_client_response_release(struct http_client_response *resp);

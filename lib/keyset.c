@@ -249,25 +249,6 @@ int keyset_parse(struct keyset *ks, const char *text, size_t len, const char *na
 	return rc;
 }
 
-static int mkdir_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-
-	for (char *s = p + 1; *s && !rc; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST)
-			rc = fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot create %s", p);
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0700) && errno != EEXIST)
-		rc = fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot create %s", p);
-	free(p);
-	return rc;
-}
-
 int keydir_open(struct keydir *kd, const char *path, bool create)
 {
 	struct stat st;
@@ -442,6 +423,29 @@ int keydir_read_private(struct keydir *kd, const struct keyset_key *e, struct jo
 	}
 	strbuf_release_secret(&pem);
 	strbuf_release(&name);
+	return rc;
+}
+
+int keydir_signing_key(const char *dir, int64_t now, struct jose_key **out)
+{
+	struct keydir kd;
+	struct keyset ks = KEYSET_INIT;
+	struct keyset_key *cur;
+	int rc = keydir_open(&kd, dir, false);
+
+	*out = NULL;
+	if (!rc)
+		rc = keydir_load(&kd, &ks, NULL);
+	if (!rc) {
+		keyset_states(&ks, now);
+		cur = keyset_current(&ks);
+		if (cur)
+			rc = keydir_read_private(&kd, cur, out);
+		else
+			rc = fail(EXIT_NOTFOUND, "no current key in %s; run 'nimbus key rotate'", kd.path);
+	}
+	keydir_close(&kd);
+	keyset_release(&ks);
 	return rc;
 }
 

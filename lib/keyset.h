@@ -89,6 +89,8 @@ int keydir_save(struct keydir *kd, struct keyset *ks, int64_t now);
 int keydir_write_private(struct keydir *kd, const struct jose_key *k);
 /* Read KID.pem: -EXIT_PERM when group or others may read it. */
 int keydir_read_private(struct keydir *kd, const struct keyset_key *e, struct jose_key **out);
+/* The private key of the key current at now in dir: -EXIT_NOTFOUND when there is none. */
+int keydir_signing_key(const char *dir, int64_t now, struct jose_key **out);
 /* Remove the private key files of retired keys (they never sign again). */
 void keydir_remove_retired(struct keydir *kd, const struct keyset *ks);
 

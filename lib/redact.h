@@ -21,6 +21,8 @@ void redact_register_mem(const void *secret, size_t len);
 void redact_register_pem(const char *pem, size_t len);
 /* Register the password of scheme://user:PASSWORD@host, if it has one. */
 void redact_register_url(const char *url);
+/* Whether s holds a registered secret. */
+bool redact_has_secret(const char *s);
 /* Forget and wipe every registered secret (tests). */
 void redact_forget_all(void);
 

@@ -91,6 +91,49 @@ struct store_ops {
 	/* meta: a JSON object. */
 	int (*job_set_meta)(struct store *st, const char *id, int64_t fence, const char *meta);
 
+	/* Inside a write transaction; *added: how many lines were new. */
+	int (*logs_insert)(struct store *st, struct log_batch *const *batches, size_t nr,
+			   int64_t *added);
+	int (*logs_query)(struct store *st, const struct log_query *q, json_t *rows);
+	int (*logs_prune)(struct store *st, int64_t before, int limit);
+
+	/*
+	 * The registry's (store.h). store.c wraps the writes of several
+	 * statements in a transaction; a missing row is a bare
+	 * -EXIT_NOTFOUND, which store.c words.
+	 */
+	int (*reg_link)(struct store *st, const char *org, const char *digest, int64_t size,
+			int64_t default_quota);
+	int (*reg_blob)(struct store *st, const char *org, const char *digest, int64_t *size);
+	int (*reg_unlink)(struct store *st, const char *org, const char *digest);
+	int (*reg_blob_drop)(struct store *st, const char *digest, bool dry_run);
+	int (*reg_upload_new)(struct store *st, const char *id, const char *repo);
+	int (*reg_upload_touch)(struct store *st, const char *id, const char *repo);
+	int (*reg_upload_end)(struct store *st, const char *id);
+	int (*reg_manifest_put)(struct store *st, const struct reg_manifest *m, const char *tag);
+	int (*reg_manifest_get)(struct store *st, const char *repo, const char *ref, bool by_digest,
+				struct strbuf *content, struct strbuf *media_type,
+				char digest[OCI_DIGEST_LEN + 1]);
+	int (*reg_manifest_delete)(struct store *st, const char *repo, const char *digest);
+	int (*reg_tag_delete)(struct store *st, const char *repo, const char *tag);
+	int (*reg_tags)(struct store *st, const char *repo, const char *last, int64_t limit,
+			struct strvec *tags);
+	int (*reg_referrers)(struct store *st, const char *repo, const char *digest,
+			     const char *artifact_type, reg_referrer_fn *fn, void *data);
+	int (*reg_quota_set)(struct store *st, const char *org, int64_t quota);
+	int (*reg_usage)(struct store *st, const char *org, int64_t default_quota, reg_usage_fn *fn,
+			 void *data);
+	int (*reg_gc_links)(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			    int64_t *count, int64_t *bytes);
+	int (*reg_gc_uploads)(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			      struct strvec *ids);
+	int (*reg_robot_set)(struct store *st, const char *org, const char *name, const char *hash,
+			     const char *actions);
+	int (*reg_robot_get)(struct store *st, const char *org, const char *name, struct strbuf *hash,
+			     struct strbuf *actions);
+	int (*reg_robot_delete)(struct store *st, const char *org, const char *name);
+	int (*reg_robots)(struct store *st, const char *org, reg_robot_fn *fn, void *data);
+
 	/* put and delete run inside a write transaction (store.c opens one). */
 	int (*cache_put)(struct store *st, const char *org, const char *key, int64_t size,
 			 int64_t at_ms, int64_t *org_bytes);
@@ -109,6 +152,21 @@ struct store {
 	bool in_tx;
 	int64_t deadline_ms;	/* mono_ms(), or 0 */
 };
+
+/* Rows changed by a statement (or -code) as 0, or a bare -EXIT_NOTFOUND for none. */
+static inline int store_found(int changed)
+{
+	return changed < 0 ? changed : changed ? 0 : -EXIT_NOTFOUND;
+}
+
+/* A blob's access time is renewed when it is this old (ms): a read seldom writes. */
+#define REG_ACCESS_RESOLUTION_MS "60000"
+
+/* The registry's refusals, worded once for both drivers. */
+int reg_over_quota(const char *org, int64_t used, int64_t quota, int64_t size);
+int reg_referenced(const char *digest, int64_t refs);
+int reg_blob_unknown(const char *what, const char *digest);
+int reg_blob_size(const struct oci_descriptor *d, int64_t size);
 
 /* shown: the URL with its password masked, for messages. */
 int store_sqlite_open(struct store **out, const char *path);

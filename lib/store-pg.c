@@ -936,6 +936,659 @@ static int pg_job_set_meta(struct store *st, const char *id, int64_t fence, cons
 	return pg_changes(pg(st), sql, 3, (const char *[]){ id, fmt_i64(f, sizeof(f), fence), meta });
 }
 
+/* A field of COPY's text format: backslash, tab and line ends escaped. */
+static void copy_field(struct strbuf *sb, const char *s, size_t len, int end)
+{
+	for (size_t i = 0; i < len; i++) {
+		size_t run = i;
+
+		while (i < len && s[i] != '\\' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			i++;
+		strbuf_add(sb, s + run, i - run);
+		if (i == len)
+			break;
+		strbuf_addch(sb, '\\');
+		strbuf_addch(sb, s[i] == '\t' ? 't' : s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : '\\');
+	}
+	strbuf_addch(sb, end);
+}
+
+/* Wait for the end of a COPY: 0, or -code. */
+static int copy_result(struct pg_store *p)
+{
+	PGresult *res;
+	int rc = 0;
+
+	while ((res = PQgetResult(p->conn))) {
+		if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pg_fail(p, res);
+		PQclear(res);
+	}
+	return rc;
+}
+
+#define COPY_CHUNK (1 << 20)
+
+/* The rows through COPY into a temporary table, then in with ON CONFLICT DO NOTHING. */
+static int pg_copy_logs(struct pg_store *p, struct log_batch *const *batches, size_t nr)
+{
+	static const char copy_sql[] =
+		"COPY logs_in (org_id, repo_id, job_id, seq, runner_id, ts, stream, line) FROM STDIN";
+	struct strbuf buf = STRBUF_INIT;
+	PGresult *res = PQexec(p->conn, copy_sql);
+	bool sent = true;
+	int rc;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return pg_check(p, res);
+	PQclear(res);
+	for (size_t i = 0; i < nr && sent; i++) {
+		const struct log_batch *b = batches[i];
+
+		for (size_t j = 0; j < b->nr && sent; j++) {
+			const struct log_row *r = &b->rows[j];
+
+			copy_field(&buf, b->id.org, strlen(b->id.org), '\t');
+			copy_field(&buf, b->id.repo, strlen(b->id.repo), '\t');
+			copy_field(&buf, b->id.job, strlen(b->id.job), '\t');
+			strbuf_addf(&buf, "%" PRId64 "\t", r->seq);
+			copy_field(&buf, b->id.runner, strlen(b->id.runner), '\t');
+			strbuf_addf(&buf, "%" PRId64 "\t%d\t", r->ts, r->stream);
+			copy_field(&buf, log_row_line(b, r), r->len, '\n');
+			if (buf.len >= COPY_CHUNK) {
+				sent = PQputCopyData(p->conn, buf.buf, buf.len) == 1;
+				strbuf_reset(&buf);
+			}
+		}
+	}
+	if (sent && buf.len)
+		sent = PQputCopyData(p->conn, buf.buf, buf.len) == 1;
+	strbuf_release(&buf);
+	if (PQputCopyEnd(p->conn, sent ? NULL : "aborted") != 1)
+		sent = false;
+	rc = copy_result(p);
+	if (!rc && !sent)
+		rc = fail_conn(EXIT_UNAVAILABLE, "lost the connection to", p->base.url, p->conn);
+	return rc;
+}
+
+static int pg_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr,
+			  int64_t *added)
+{
+	static const char temp_sql[] =
+		"CREATE TEMP TABLE IF NOT EXISTS logs_in (LIKE logs) ON COMMIT DELETE ROWS";
+	static const char insert_sql[] = "INSERT INTO logs SELECT * FROM logs_in ON CONFLICT DO NOTHING";
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int rc = pg_exec(st, temp_sql);
+
+	if (!rc)
+		rc = pg_copy_logs(p, batches, nr);
+	if (rc)
+		return rc;
+	res = PQexec(p->conn, insert_sql);
+	if (!pg_ok(res))
+		return pg_check(p, res);
+	if (parse_i64(PQcmdTuples(res), 0, INT64_MAX, added))
+		rc = fail(EXIT_FAIL, "postgres: '%s' is not a row count", PQcmdTuples(res));
+	PQclear(res);
+	return rc;
+}
+
+/* As in store-sqlite.c: one statement per combination of the repo and job filters. */
+#define PG_LOGS_SELECT \
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = $1 " \
+	"AND ts >= $2 AND ts < $3 AND ($4::text IS NULL OR strpos(line, $4) > 0) "
+#define PG_LOGS_ORDER "ORDER BY ts, repo_id, job_id, seq "
+
+static int pg_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	static const char *const sql[] = {
+		PG_LOGS_SELECT "AND (ts, repo_id, job_id, seq) > ($5, $6, $7, $8) " PG_LOGS_ORDER "LIMIT $9",
+		PG_LOGS_SELECT "AND repo_id = $5 AND (ts, repo_id, job_id, seq) > ($6, $7, $8, $9) "
+		PG_LOGS_ORDER "LIMIT $10",
+		PG_LOGS_SELECT "AND job_id = $5 AND (ts, repo_id, job_id, seq) > ($6, $7, $8, $9) "
+		PG_LOGS_ORDER "LIMIT $10",
+		PG_LOGS_SELECT "AND repo_id = $5 AND job_id = $6 AND (ts, seq) > ($7, $8) "
+		PG_LOGS_ORDER "LIMIT $9",
+	};
+	struct log_param p[LOG_QUERY_PARAMS_MAX];
+	char ints[LOG_QUERY_PARAMS_MAX][24];
+	const char *values[LOG_QUERY_PARAMS_MAX];
+	int variant;
+	size_t n = log_query_params(q, p, &variant);
+	PGresult *res;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		values[i] = p[i].s;
+		if (p[i].is_int) {
+			xsnprintf(ints[i], sizeof(ints[i]), "%" PRId64, p[i].i);
+			values[i] = ints[i];
+		}
+	}
+	rc = pg_query(pg(st), sql[variant], n, values, &res);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t ts, seq, stream;
+
+		if (parse_i64(PQgetvalue(res, i, 3), 0, LOG_TS_MAX, &ts) ||
+		    parse_i64(PQgetvalue(res, i, 4), 0, LOG_SEQ_MAX, &seq) ||
+		    parse_i64(PQgetvalue(res, i, 5), LOG_STREAM_STDOUT, LOG_STREAM_STDERR, &stream)) {
+			rc = fail(EXIT_FAIL, "postgres: a log line with a bad ts, seq or stream");
+			break;
+		}
+		json_array_append_new(rows, log_entry_json(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), ts, seq, stream, PQgetvalue(res, i, 6),
+			PQgetlength(res, i, 6)));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_logs_prune(struct store *st, int64_t before, int limit)
+{
+	static const char sql[] =
+		"WITH d AS (DELETE FROM logs WHERE ctid = ANY(ARRAY(SELECT ctid FROM logs "
+		"WHERE ts < $1 LIMIT $2)) RETURNING 1) SELECT count(*) FROM d";
+	char b[24], l[16];
+	int64_t n;
+	int rc;
+
+	xsnprintf(b, sizeof(b), "%" PRId64, before);
+	xsnprintf(l, sizeof(l), "%d", limit);
+	rc = pg_query_int64(pg(st), sql, 2, (const char *[]){ b, l }, &n);
+	return rc ? rc : (int)n;
+}
+
+/* milliseconds since the epoch, one value for the whole statement */
+#define PG_NOW_MS "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
+
+/* The text of an integer parameter, in buf. */
+static const char *pg_int(char buf[24], int64_t v)
+{
+	xsnprintf(buf, 24, "%" PRId64, v);
+	return buf;
+}
+
+/* An integer column of our own schema. */
+static int64_t pg_col_int(const PGresult *res, int row, int col)
+{
+	int64_t v;
+
+	if (parse_i64(PQgetvalue(res, row, col), INT64_MIN, INT64_MAX, &v))
+		BUG("postgres: '%s' is not an integer", PQgetvalue(res, row, col));
+	return v;
+}
+
+static const char *pg_col_or_null(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* Run a statement that returns no rows: how many rows it changed, or -code. */
+static int pg_run(struct pg_store *p, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res;
+	int64_t n;
+	int rc = pg_query(p, sql, nparams, params, &res);
+
+	if (rc)
+		return rc;
+	if (parse_i64(PQcmdTuples(res), 0, INT_MAX, &n))
+		n = 0;
+	PQclear(res);
+	return n;
+}
+
+/* Lock org's row (creating it) until the transaction ends: its writers serialise here. */
+static int pg_lock_org(struct pg_store *p, const char *org)
+{
+	static const char insert_sql[] =
+		"INSERT INTO registry_orgs (org) VALUES ($1) ON CONFLICT DO NOTHING";
+	static const char lock_sql[] = "SELECT 1 FROM registry_orgs WHERE org = $1 FOR UPDATE";
+	int rc = pg_run(p, insert_sql, 1, &org);
+
+	return rc < 0 ? rc : pg_query(p, lock_sql, 1, &org, NULL);
+}
+
+static int pg_reg_link(struct store *st, const char *org, const char *digest, int64_t size,
+		       int64_t default_quota)
+{
+	static const char usage_sql[] =
+		"SELECT used, coalesce(quota, $2::bigint) FROM registry_orgs WHERE org = $1";
+	static const char touch_sql[] =
+		"UPDATE registry_links SET accessed_at = " PG_NOW_MS " WHERE org = $1 AND digest = $2";
+	static const char blob_sql[] =
+		"INSERT INTO registry_blobs (digest, size, created_at) VALUES ($1, $2::bigint, " PG_NOW_MS ") "
+		"ON CONFLICT DO NOTHING";
+	static const char link_sql[] =
+		"INSERT INTO registry_links (org, digest, size, linked_at, accessed_at) "
+		"VALUES ($1, $2, $3::bigint, " PG_NOW_MS ", " PG_NOW_MS ")";
+	static const char charge_sql[] =
+		"UPDATE registry_orgs SET used = used + $2::bigint WHERE org = $1";
+	struct pg_store *p = pg(st);
+	char q[24], n[24];
+	int64_t used, quota;
+	PGresult *res;
+	int rc = pg_lock_org(p, org);
+
+	if (!rc)
+		rc = pg_query(p, usage_sql, 2, (const char *[]){ org, pg_int(q, default_quota) }, &res);
+	if (rc)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return fail(EXIT_FAIL, "registry: org %s has no row", org);
+	}
+	used = pg_col_int(res, 0, 0);
+	quota = pg_col_int(res, 0, 1);
+	PQclear(res);
+	rc = pg_run(p, touch_sql, 2, (const char *[]){ org, digest });
+	if (rc)
+		return rc < 0 ? rc : 0;
+	if (size > quota - used)
+		return reg_over_quota(org, used, quota, size);
+	pg_int(n, size);
+	rc = pg_run(p, blob_sql, 2, (const char *[]){ digest, n });
+	if (rc >= 0)
+		rc = pg_run(p, link_sql, 3, (const char *[]){ org, digest, n });
+	if (rc >= 0)
+		rc = pg_run(p, charge_sql, 2, (const char *[]){ org, n });
+	return rc < 0 ? rc : 1;
+}
+
+static int pg_reg_blob(struct store *st, const char *org, const char *digest, int64_t *size)
+{
+	static const char sql[] =
+		"SELECT size, accessed_at < " PG_NOW_MS " - " REG_ACCESS_RESOLUTION_MS
+		" FROM registry_links WHERE org = $1 AND digest = $2";
+	static const char touch_sql[] =
+		"UPDATE registry_links SET accessed_at = " PG_NOW_MS " WHERE org = $1 AND digest = $2";
+	struct pg_store *p = pg(st);
+	const char *params[] = { org, digest };
+	PGresult *res;
+	bool stale;
+	int rc = pg_query(p, sql, 2, params, &res);
+
+	if (rc)
+		return rc;
+	if (!PQntuples(res)) {
+		PQclear(res);
+		return -EXIT_NOTFOUND;
+	}
+	*size = pg_col_int(res, 0, 0);
+	stale = !strcmp(PQgetvalue(res, 0, 1), "t");
+	PQclear(res);
+	if (stale && pg_run(p, touch_sql, 2, params) < 0)
+		log_debug("%s", fail_message());
+	return 0;
+}
+
+static int pg_reg_unlink(struct store *st, const char *org, const char *digest)
+{
+	static const char ref_sql[] =
+		"SELECT count(*) FROM registry_refs WHERE org = $1 AND digest = $2";
+	static const char unlink_sql[] =
+		"DELETE FROM registry_links WHERE org = $1 AND digest = $2 RETURNING size";
+	static const char credit_sql[] =
+		"UPDATE registry_orgs SET used = used - $2::bigint WHERE org = $1";
+	struct pg_store *p = pg(st);
+	const char *params[] = { org, digest };
+	PGresult *res;
+	int64_t refs;
+	char n[24];
+	int rc = pg_lock_org(p, org);
+
+	if (!rc)
+		rc = pg_query_int64(p, ref_sql, 2, params, &refs);
+	if (!rc && refs)
+		return reg_referenced(digest, refs);
+	if (!rc)
+		rc = pg_query(p, unlink_sql, 2, params, &res);
+	if (rc)
+		return rc;
+	if (!PQntuples(res)) {
+		PQclear(res);
+		return -EXIT_NOTFOUND;
+	}
+	pg_int(n, pg_col_int(res, 0, 0));
+	PQclear(res);
+	rc = pg_run(p, credit_sql, 2, (const char *[]){ org, n });
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_blob_drop(struct store *st, const char *digest, bool dry_run)
+{
+	static const char linked_sql[] = "SELECT count(*) FROM registry_links WHERE digest = $1";
+	static const char drop_sql[] = "DELETE FROM registry_blobs WHERE digest = $1";
+	struct pg_store *p = pg(st);
+	int64_t links;
+	int rc = pg_query_int64(p, linked_sql, 1, &digest, &links);
+
+	if (rc || links)
+		return rc;
+	if (!dry_run && (rc = pg_run(p, drop_sql, 1, &digest)) < 0)
+		return rc;
+	return 1;
+}
+
+static int pg_reg_upload_new(struct store *st, const char *id, const char *repo)
+{
+	static const char sql[] =
+		"INSERT INTO registry_uploads (id, repo, created_at, touched_at) "
+		"VALUES ($1, $2, " PG_NOW_MS ", " PG_NOW_MS ")";
+	int rc = pg_run(pg(st), sql, 2, (const char *[]){ id, repo });
+
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_upload_touch(struct store *st, const char *id, const char *repo)
+{
+	static const char sql[] =
+		"UPDATE registry_uploads SET touched_at = " PG_NOW_MS " WHERE id = $1 AND repo = $2";
+
+	return store_found(pg_run(pg(st), sql, 2, (const char *[]){ id, repo }));
+}
+
+static int pg_reg_upload_end(struct store *st, const char *id)
+{
+	static const char sql[] = "DELETE FROM registry_uploads WHERE id = $1";
+	int rc = pg_run(pg(st), sql, 1, &id);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_manifest_put(struct store *st, const struct reg_manifest *m, const char *tag)
+{
+	static const char blob_sql[] = "SELECT size FROM registry_links WHERE org = $1 AND digest = $2";
+	static const char child_sql[] =
+		"SELECT count(*) FROM registry_manifests WHERE repo = $1 AND digest = $2";
+	static const char repo_sql[] =
+		"INSERT INTO registry_repos (name, org, created_at) VALUES ($1, $2, " PG_NOW_MS ") "
+		"ON CONFLICT DO NOTHING";
+	static const char manifest_sql[] =
+		"INSERT INTO registry_manifests (repo, digest, media_type, content, size, subject, "
+		"artifact_type, annotations, created_at) "
+		"VALUES ($1, $2, $3, $4, $5::bigint, $6, $7, $8, " PG_NOW_MS ") ON CONFLICT DO NOTHING";
+	static const char ref_sql[] =
+		"INSERT INTO registry_refs (repo, manifest, digest, org) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT DO NOTHING";
+	static const char tag_sql[] =
+		"INSERT INTO registry_tags (repo, tag, digest) VALUES ($1, $2, $3) "
+		"ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest";
+	struct pg_store *p = pg(st);
+	char n[24];
+	int64_t v;
+	int rc = pg_lock_org(p, m->org);
+
+	for (size_t i = 0; !rc && i < m->blobs_nr; i++) {
+		PGresult *res;
+
+		rc = pg_query(p, blob_sql, 2, (const char *[]){ m->org, m->blobs[i].digest }, &res);
+		if (rc)
+			break;
+		v = PQntuples(res) ? pg_col_int(res, 0, 0) : -1;
+		PQclear(res);
+		if (v < 0)
+			return reg_blob_unknown("blob", m->blobs[i].digest);
+		if (v != m->blobs[i].size)
+			return reg_blob_size(&m->blobs[i], v);
+	}
+	for (size_t i = 0; !rc && i < m->children_nr; i++) {
+		rc = pg_query_int64(p, child_sql, 2, (const char *[]){ m->repo, m->children[i].digest }, &v);
+		if (!rc && !v)
+			return reg_blob_unknown("manifest", m->children[i].digest);
+	}
+	if (!rc)
+		rc = pg_run(p, repo_sql, 2, (const char *[]){ m->repo, m->org });
+	if (rc >= 0)
+		rc = pg_run(p, manifest_sql, 8, (const char *[]){ m->repo, m->digest, m->media_type,
+			    m->content, pg_int(n, m->size), m->subject, m->artifact_type, m->annotations });
+	/* a manifest stored before has its references already */
+	if (rc > 0)
+		for (size_t i = 0; rc >= 0 && i < m->refs_nr; i++)
+			rc = pg_run(p, ref_sql, 4, (const char *[]){ m->repo, m->digest, m->refs[i], m->org });
+	if (rc >= 0 && tag)
+		rc = pg_run(p, tag_sql, 3, (const char *[]){ m->repo, tag, m->digest });
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_manifest_get(struct store *st, const char *repo, const char *ref, bool by_digest,
+			       struct strbuf *content, struct strbuf *media_type,
+			       char digest[OCI_DIGEST_LEN + 1])
+{
+	static const char digest_sql[] =
+		"SELECT content, media_type, digest FROM registry_manifests WHERE repo = $1 AND digest = $2";
+	static const char tag_sql[] =
+		"SELECT m.content, m.media_type, m.digest FROM registry_tags t JOIN registry_manifests m "
+		"ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = $1 AND t.tag = $2";
+	PGresult *res;
+	int rc = pg_query(pg(st), by_digest ? digest_sql : tag_sql, 2, (const char *[]){ repo, ref }, &res);
+
+	if (rc)
+		return rc;
+	if (!PQntuples(res)) {
+		PQclear(res);
+		return -EXIT_NOTFOUND;
+	}
+	strbuf_add(content, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+	strbuf_addstr(media_type, PQgetvalue(res, 0, 1));
+	xsnprintf(digest, OCI_DIGEST_LEN + 1, "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_reg_manifest_delete(struct store *st, const char *repo, const char *digest)
+{
+	static const char sql[] = "DELETE FROM registry_manifests WHERE repo = $1 AND digest = $2";
+
+	return store_found(pg_run(pg(st), sql, 2, (const char *[]){ repo, digest }));
+}
+
+static int pg_reg_tag_delete(struct store *st, const char *repo, const char *tag)
+{
+	static const char sql[] = "DELETE FROM registry_tags WHERE repo = $1 AND tag = $2";
+
+	return store_found(pg_run(pg(st), sql, 2, (const char *[]){ repo, tag }));
+}
+
+static int pg_reg_tags(struct store *st, const char *repo, const char *last, int64_t limit,
+		       struct strvec *tags)
+{
+	static const char repo_sql[] = "SELECT count(*) FROM registry_repos WHERE name = $1";
+	static const char sql[] =
+		"SELECT tag FROM registry_tags WHERE repo = $1 "
+		"AND ($2::text IS NULL OR (lower(tag), tag) > (lower($2::text), $2::text)) "
+		"ORDER BY lower(tag), tag LIMIT $3::bigint";
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	int64_t known;
+	char n[24];
+	int rc = pg_query_int64(p, repo_sql, 1, &repo, &known);
+
+	if (!rc && !known)
+		return -EXIT_NOTFOUND;
+	if (!rc)
+		rc = pg_query(p, sql, 3, (const char *[]){ repo, last, pg_int(n, limit) }, &res);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		strvec_push(tags, PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_reg_referrers(struct store *st, const char *repo, const char *digest,
+			    const char *artifact_type, reg_referrer_fn *fn, void *data)
+{
+	static const char sql[] =
+		"SELECT digest, media_type, size, artifact_type, annotations FROM registry_manifests "
+		"WHERE repo = $1 AND subject = $2 AND ($3::text IS NULL OR artifact_type = $3::text) "
+		"ORDER BY created_at, digest";
+	PGresult *res;
+	int rc = pg_query(pg(st), sql, 3, (const char *[]){ repo, digest, artifact_type }, &res);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		fn(data, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), pg_col_int(res, i, 2),
+		   pg_col_or_null(res, i, 3), pg_col_or_null(res, i, 4));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_reg_quota_set(struct store *st, const char *org, int64_t quota)
+{
+	static const char sql[] =
+		"INSERT INTO registry_orgs (org, quota) "
+		"VALUES ($1, CASE WHEN $2::bigint < 0 THEN NULL ELSE $2::bigint END) "
+		"ON CONFLICT (org) DO UPDATE SET quota = excluded.quota";
+	char q[24];
+	int rc = pg_run(pg(st), sql, 2, (const char *[]){ org, pg_int(q, quota) });
+
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_usage(struct store *st, const char *org, int64_t default_quota, reg_usage_fn *fn,
+			void *data)
+{
+	static const char sql[] =
+		"SELECT org, used, coalesce(quota, $2::bigint), "
+		"(SELECT count(*) FROM registry_links l WHERE l.org = o.org) "
+		"FROM registry_orgs o WHERE $1::text IS NULL OR org = $1::text ORDER BY org";
+	PGresult *res;
+	char q[24];
+	int rc = pg_query(pg(st), sql, 2, (const char *[]){ org, pg_int(q, default_quota) }, &res);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct reg_usage u = {
+			PQgetvalue(res, i, 0), pg_col_int(res, i, 1), pg_col_int(res, i, 2),
+			pg_col_int(res, i, 3),
+		};
+
+		fn(data, &u);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* An org's links that gc may take: old enough, and no manifest of the org refers to them. */
+#define PG_COLLECTIBLE \
+	"l.org = $1 AND greatest(l.linked_at, l.accessed_at) <= " PG_NOW_MS " - $2::bigint " \
+	"AND NOT EXISTS (SELECT 1 FROM registry_refs r WHERE r.org = l.org AND r.digest = l.digest)"
+
+static int pg_reg_gc_links(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			   int64_t *count, int64_t *bytes)
+{
+	static const char count_sql[] =
+		"SELECT size FROM registry_links AS l WHERE " PG_COLLECTIBLE;
+	static const char unlink_sql[] =
+		"DELETE FROM registry_links AS l WHERE " PG_COLLECTIBLE " RETURNING size";
+	static const char credit_sql[] =
+		"UPDATE registry_orgs SET used = used - $2::bigint WHERE org = $1";
+	struct pg_store *p = pg(st);
+	PGresult *res;
+	char g[24], n[24];
+	int rc = dry_run ? 0 : pg_lock_org(p, org);
+
+	*count = *bytes = 0;
+	if (!rc)
+		rc = pg_query(p, dry_run ? count_sql : unlink_sql, 2,
+			      (const char *[]){ org, pg_int(g, grace_ms) }, &res);
+	if (rc)
+		return rc;
+	*count = PQntuples(res);
+	for (int i = 0; i < PQntuples(res); i++)
+		*bytes += pg_col_int(res, i, 0);
+	PQclear(res);
+	if (!dry_run && *count)
+		rc = pg_run(p, credit_sql, 2, (const char *[]){ org, pg_int(n, *bytes) });
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_gc_uploads(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			     struct strvec *ids)
+{
+	static const char select_sql[] =
+		"SELECT id FROM registry_uploads WHERE touched_at <= " PG_NOW_MS " - $1::bigint "
+		"AND ($2::text IS NULL OR starts_with(repo, $2::text || '/'))";
+	static const char delete_sql[] =
+		"DELETE FROM registry_uploads WHERE touched_at <= " PG_NOW_MS " - $1::bigint "
+		"AND ($2::text IS NULL OR starts_with(repo, $2::text || '/')) RETURNING id";
+	PGresult *res;
+	char g[24];
+	int rc = pg_query(pg(st), dry_run ? select_sql : delete_sql, 2,
+			  (const char *[]){ pg_int(g, grace_ms), org }, &res);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		strvec_push(ids, PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_reg_robot_set(struct store *st, const char *org, const char *name, const char *hash,
+			    const char *actions)
+{
+	static const char sql[] =
+		"INSERT INTO registry_robots (org, name, secret_hash, actions, created_at) "
+		"VALUES ($1, $2, $3, $4, " PG_NOW_MS ") ON CONFLICT (org, name) DO UPDATE SET "
+		"secret_hash = excluded.secret_hash, actions = excluded.actions, "
+		"created_at = excluded.created_at";
+	int rc = pg_run(pg(st), sql, 4, (const char *[]){ org, name, hash, actions });
+
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_robot_get(struct store *st, const char *org, const char *name,
+			    struct strbuf *hash, struct strbuf *actions)
+{
+	static const char sql[] =
+		"SELECT secret_hash, actions FROM registry_robots WHERE org = $1 AND name = $2";
+	PGresult *res;
+	int rc = pg_query(pg(st), sql, 2, (const char *[]){ org, name }, &res);
+
+	if (rc)
+		return rc;
+	if (!PQntuples(res)) {
+		PQclear(res);
+		return -EXIT_NOTFOUND;
+	}
+	strbuf_addstr(hash, PQgetvalue(res, 0, 0));
+	strbuf_addstr(actions, PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_reg_robot_delete(struct store *st, const char *org, const char *name)
+{
+	static const char sql[] = "DELETE FROM registry_robots WHERE org = $1 AND name = $2";
+
+	return store_found(pg_run(pg(st), sql, 2, (const char *[]){ org, name }));
+}
+
+static int pg_reg_robots(struct store *st, const char *org, reg_robot_fn *fn, void *data)
+{
+	static const char sql[] =
+		"SELECT org, name, actions, created_at FROM registry_robots "
+		"WHERE $1::text IS NULL OR org = $1::text ORDER BY org, name";
+	PGresult *res;
+	int rc = pg_query(pg(st), sql, 1, &org, &res);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		fn(data, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+		   pg_col_int(res, i, 3));
+	PQclear(res);
+	return 0;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.begin_sql = { "BEGIN READ ONLY", "BEGIN" },
@@ -965,6 +1618,30 @@ static const struct store_ops pg_ops = {
 	.job_claim = pg_job_claim,
 	.job_finish = pg_job_finish,
 	.job_set_meta = pg_job_set_meta,
+	.logs_insert = pg_logs_insert,
+	.logs_query = pg_logs_query,
+	.logs_prune = pg_logs_prune,
+	.reg_link = pg_reg_link,
+	.reg_blob = pg_reg_blob,
+	.reg_unlink = pg_reg_unlink,
+	.reg_blob_drop = pg_reg_blob_drop,
+	.reg_upload_new = pg_reg_upload_new,
+	.reg_upload_touch = pg_reg_upload_touch,
+	.reg_upload_end = pg_reg_upload_end,
+	.reg_manifest_put = pg_reg_manifest_put,
+	.reg_manifest_get = pg_reg_manifest_get,
+	.reg_manifest_delete = pg_reg_manifest_delete,
+	.reg_tag_delete = pg_reg_tag_delete,
+	.reg_tags = pg_reg_tags,
+	.reg_referrers = pg_reg_referrers,
+	.reg_quota_set = pg_reg_quota_set,
+	.reg_usage = pg_reg_usage,
+	.reg_gc_links = pg_reg_gc_links,
+	.reg_gc_uploads = pg_reg_gc_uploads,
+	.reg_robot_set = pg_reg_robot_set,
+	.reg_robot_get = pg_reg_robot_get,
+	.reg_robot_delete = pg_reg_robot_delete,
+	.reg_robots = pg_reg_robots,
 	.cache_put = pg_cache_put,
 	.cache_delete = pg_cache_delete,
 	.cache_touch = pg_cache_touch,

@@ -60,12 +60,12 @@ static int sq_fail(struct sq_store *s, int rc)
 /*
  * A prepared statement from the cache, bound to the arguments: one
  * letter of types each, 'i' for an int64_t, 't' for a string (not
- * copied: it must live until the statement has run).
+ * copied: it must live until the statement has run; NULL binds NULL).
  */
-static int sq_stmt(struct sq_store *s, const char *sql, sqlite3_stmt **out, const char *types, ...)
+static int sq_vstmt(struct sq_store *s, const char *sql, sqlite3_stmt **out, const char *types,
+		    va_list ap)
 {
 	sqlite3_stmt *stmt = NULL;
-	va_list ap;
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < s->stmts_nr && !stmt; i++)
@@ -80,20 +80,29 @@ static int sq_stmt(struct sq_store *s, const char *sql, sqlite3_stmt **out, cons
 		s->stmts[s->stmts_nr].stmt = stmt;
 		s->stmts_nr++;
 	}
-	va_start(ap, types);
 	for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
 		if (types[i] == 'i')
 			rc = sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
 		else
 			rc = sqlite3_bind_text(stmt, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
 	}
-	va_end(ap);
 	if (rc != SQLITE_OK) {
 		sqlite3_clear_bindings(stmt);
 		return sq_fail(s, rc);
 	}
 	*out = stmt;
 	return 0;
+}
+
+static int sq_stmt(struct sq_store *s, const char *sql, sqlite3_stmt **out, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = sq_vstmt(s, sql, out, types, ap);
+	va_end(ap);
+	return rc;
 }
 
 /*
@@ -111,6 +120,44 @@ static int sq_step(struct sq_store *s, sqlite3_stmt *stmt, int64_t *first)
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	return rc;
+}
+
+/*
+ * Step through the rows of a statement: 1 for a row, 0 when done or
+ * -code, and then the statement is ready for the next use. A caller
+ * that stops at a row calls sq_done().
+ */
+static int sq_next(struct sq_store *s, sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	rc = rc == SQLITE_DONE ? 0 : sq_fail(s, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static void sq_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* Run a statement that returns no rows: how many rows it changed, or -code. */
+static int sq_run(struct sq_store *s, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = sq_vstmt(s, sql, &stmt, types, ap);
+	va_end(ap);
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : sqlite3_changes(s->db);
 }
 
 /* Run a statement that returns one integer (0 when it returns no row). */
@@ -724,6 +771,522 @@ static int sq_job_set_meta(struct store *st, const char *id, int64_t fence, cons
 	return rc ? rc : sq_changes(s, stmt);
 }
 
+static int sq_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr,
+			  int64_t *added)
+{
+	static const char sql[] =
+		"INSERT INTO logs (org_id, repo_id, job_id, seq, runner_id, ts, stream, line) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+	struct sq_store *s = sq(st);
+
+	*added = 0;
+	for (size_t i = 0; i < nr; i++) {
+		const struct log_batch *b = batches[i];
+
+		for (size_t j = 0; j < b->nr; j++) {
+			const struct log_row *r = &b->rows[j];
+			sqlite3_stmt *stmt;
+			int rc = sq_stmt(s, sql, &stmt, "tttitii", b->id.org, b->id.repo, b->id.job, r->seq,
+					 b->id.runner, r->ts, (int64_t)r->stream);
+
+			if (!rc && sqlite3_bind_text(stmt, 8, log_row_line(b, r), r->len, SQLITE_STATIC))
+				rc = sq_fail(s, sqlite3_errcode(s->db));
+			if (!rc)
+				rc = sq_step(s, stmt, NULL);
+			if (rc < 0)
+				return rc;
+			*added += sqlite3_changes(s->db);
+		}
+	}
+	return 0;
+}
+
+/*
+ * One statement per combination of the repo and job filters, so that
+ * the page comes from an index in order (log_query_params()).
+ */
+#define SQ_LOGS_SELECT \
+	"SELECT repo_id, job_id, runner_id, ts, seq, stream, line FROM logs WHERE org_id = ?1 " \
+	"AND ts >= ?2 AND ts < ?3 AND (?4 IS NULL OR instr(line, ?4) > 0) "
+#define SQ_LOGS_ORDER "ORDER BY ts, repo_id, job_id, seq "
+
+static int sq_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	static const char *const sql[] = {
+		SQ_LOGS_SELECT "AND (ts, repo_id, job_id, seq) > (?5, ?6, ?7, ?8) " SQ_LOGS_ORDER "LIMIT ?9",
+		SQ_LOGS_SELECT "AND repo_id = ?5 AND (ts, repo_id, job_id, seq) > (?6, ?7, ?8, ?9) "
+		SQ_LOGS_ORDER "LIMIT ?10",
+		SQ_LOGS_SELECT "AND job_id = ?5 AND (ts, repo_id, job_id, seq) > (?6, ?7, ?8, ?9) "
+		SQ_LOGS_ORDER "LIMIT ?10",
+		SQ_LOGS_SELECT "AND repo_id = ?5 AND job_id = ?6 AND (ts, seq) > (?7, ?8) "
+		SQ_LOGS_ORDER "LIMIT ?9",
+	};
+	struct log_param p[LOG_QUERY_PARAMS_MAX];
+	struct sq_store *s = sq(st);
+	int variant;
+	size_t n = log_query_params(q, p, &variant);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql[variant], &stmt, ""), step = SQLITE_OK;
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && step == SQLITE_OK; i++)
+		step = p[i].is_int ? sqlite3_bind_int64(stmt, i + 1, p[i].i) :
+		       sqlite3_bind_text(stmt, i + 1, p[i].s, -1, SQLITE_STATIC);
+	while (step == SQLITE_OK || step == SQLITE_ROW) {
+		step = sqlite3_step(stmt);
+		if (step != SQLITE_ROW)
+			break;
+		json_array_append_new(rows, log_entry_json(
+			(const char *)sqlite3_column_text(stmt, 0), (const char *)sqlite3_column_text(stmt, 1),
+			(const char *)sqlite3_column_text(stmt, 2), sqlite3_column_int64(stmt, 3),
+			sqlite3_column_int64(stmt, 4), sqlite3_column_int(stmt, 5),
+			(const char *)sqlite3_column_text(stmt, 6), sqlite3_column_bytes(stmt, 6)));
+	}
+	rc = step == SQLITE_DONE ? 0 : sq_fail(s, step);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int sq_logs_prune(struct store *st, int64_t before, int limit)
+{
+	static const char sql[] =
+		"DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE ts < ?1 LIMIT ?2)";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ii", before, (int64_t)limit);
+
+	if (!rc)
+		rc = sq_step(s, stmt, NULL);
+	return rc < 0 ? rc : sqlite3_changes(s->db);
+}
+
+/* A text column, never NULL. */
+static const char *sq_text(sqlite3_stmt *stmt, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(stmt, col);
+
+	return v ? v : "";
+}
+
+static const char *sq_text_or_null(sqlite3_stmt *stmt, int col)
+{
+	return (const char *)sqlite3_column_text(stmt, col);
+}
+
+static int sq_reg_link(struct store *st, const char *org, const char *digest, int64_t size,
+		       int64_t default_quota)
+{
+	static const char org_sql[] = "INSERT INTO registry_orgs (org) VALUES (?1) ON CONFLICT DO NOTHING";
+	static const char touch_sql[] =
+		"UPDATE registry_links SET accessed_at = " NOW_MS " WHERE org = ?1 AND digest = ?2";
+	static const char usage_sql[] =
+		"SELECT used, coalesce(quota, ?2) FROM registry_orgs WHERE org = ?1";
+	static const char blob_sql[] =
+		"INSERT INTO registry_blobs (digest, size, created_at) VALUES (?1, ?2, " NOW_MS ") "
+		"ON CONFLICT DO NOTHING";
+	static const char link_sql[] =
+		"INSERT INTO registry_links (org, digest, size, linked_at, accessed_at) "
+		"VALUES (?1, ?2, ?3, " NOW_MS ", " NOW_MS ")";
+	static const char charge_sql[] = "UPDATE registry_orgs SET used = used + ?2 WHERE org = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t used, quota;
+	int rc;
+
+	rc = sq_run(s, org_sql, "t", org);
+	if (rc >= 0)
+		rc = sq_stmt(s, usage_sql, &stmt, "ti", org, default_quota);
+	if (rc >= 0)
+		rc = sq_next(s, stmt);
+	if (rc <= 0)
+		return rc < 0 ? rc : fail(EXIT_FAIL, "registry: org %s has no row", org);
+	used = sqlite3_column_int64(stmt, 0);
+	quota = sqlite3_column_int64(stmt, 1);
+	sq_done(stmt);
+	rc = sq_run(s, touch_sql, "tt", org, digest);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	if (size > quota - used)
+		return reg_over_quota(org, used, quota, size);
+	rc = sq_run(s, blob_sql, "ti", digest, size);
+	if (rc >= 0)
+		rc = sq_run(s, link_sql, "tti", org, digest, size);
+	if (rc >= 0)
+		rc = sq_run(s, charge_sql, "ti", org, size);
+	return rc < 0 ? rc : 1;
+}
+
+static int sq_reg_blob(struct store *st, const char *org, const char *digest, int64_t *size)
+{
+	static const char sql[] =
+		"SELECT size, accessed_at < " NOW_MS " - " REG_ACCESS_RESOLUTION_MS
+		" FROM registry_links WHERE org = ?1 AND digest = ?2";
+	static const char touch_sql[] =
+		"UPDATE registry_links SET accessed_at = " NOW_MS " WHERE org = ?1 AND digest = ?2";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	bool stale;
+	int rc = sq_stmt(s, sql, &stmt, "tt", org, digest);
+
+	if (!rc)
+		rc = sq_next(s, stmt);
+	if (rc <= 0)
+		return rc < 0 ? rc : -EXIT_NOTFOUND;
+	*size = sqlite3_column_int64(stmt, 0);
+	stale = sqlite3_column_int64(stmt, 1);
+	sq_done(stmt);
+	/* best effort: a busy database must not fail a read */
+	if (stale && sq_run(s, touch_sql, "tt", org, digest) < 0)
+		log_debug("%s", fail_message());
+	return 0;
+}
+
+static int sq_reg_unlink(struct store *st, const char *org, const char *digest)
+{
+	static const char ref_sql[] =
+		"SELECT count(*) FROM registry_refs WHERE org = ?1 AND digest = ?2";
+	static const char unlink_sql[] =
+		"DELETE FROM registry_links WHERE org = ?1 AND digest = ?2 RETURNING size";
+	static const char credit_sql[] = "UPDATE registry_orgs SET used = used - ?2 WHERE org = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t refs, size;
+	int rc = sq_stmt(s, ref_sql, &stmt, "tt", org, digest);
+
+	if (!rc)
+		rc = sq_int64(s, stmt, &refs);
+	if (!rc && refs)
+		return reg_referenced(digest, refs);
+	if (!rc)
+		rc = sq_stmt(s, unlink_sql, &stmt, "tt", org, digest);
+	if (!rc)
+		rc = sq_step(s, stmt, &size);
+	if (rc <= 0)
+		return rc < 0 ? rc : -EXIT_NOTFOUND;
+	rc = sq_run(s, credit_sql, "ti", org, size);
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_blob_drop(struct store *st, const char *digest, bool dry_run)
+{
+	static const char linked_sql[] = "SELECT count(*) FROM registry_links WHERE digest = ?1";
+	static const char drop_sql[] = "DELETE FROM registry_blobs WHERE digest = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t links;
+	int rc = sq_stmt(s, linked_sql, &stmt, "t", digest);
+
+	if (!rc)
+		rc = sq_int64(s, stmt, &links);
+	if (rc || links)
+		return rc;
+	if (!dry_run && (rc = sq_run(s, drop_sql, "t", digest)) < 0)
+		return rc;
+	return 1;
+}
+
+static int sq_reg_upload_new(struct store *st, const char *id, const char *repo)
+{
+	static const char sql[] =
+		"INSERT INTO registry_uploads (id, repo, created_at, touched_at) "
+		"VALUES (?1, ?2, " NOW_MS ", " NOW_MS ")";
+	int rc = sq_run(sq(st), sql, "tt", id, repo);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_upload_touch(struct store *st, const char *id, const char *repo)
+{
+	static const char sql[] =
+		"UPDATE registry_uploads SET touched_at = " NOW_MS " WHERE id = ?1 AND repo = ?2";
+
+	return store_found(sq_run(sq(st), sql, "tt", id, repo));
+}
+
+static int sq_reg_upload_end(struct store *st, const char *id)
+{
+	static const char sql[] = "DELETE FROM registry_uploads WHERE id = ?1";
+	int rc = sq_run(sq(st), sql, "t", id);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_manifest_put(struct store *st, const struct reg_manifest *m, const char *tag)
+{
+	static const char org_sql[] = "INSERT INTO registry_orgs (org) VALUES (?1) ON CONFLICT DO NOTHING";
+	static const char blob_sql[] = "SELECT size FROM registry_links WHERE org = ?1 AND digest = ?2";
+	static const char child_sql[] =
+		"SELECT count(*) FROM registry_manifests WHERE repo = ?1 AND digest = ?2";
+	static const char repo_sql[] =
+		"INSERT INTO registry_repos (name, org, created_at) VALUES (?1, ?2, " NOW_MS ") "
+		"ON CONFLICT DO NOTHING";
+	static const char manifest_sql[] =
+		"INSERT INTO registry_manifests (repo, digest, media_type, content, size, subject, "
+		"artifact_type, annotations, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, " NOW_MS ") ON CONFLICT DO NOTHING";
+	static const char ref_sql[] =
+		"INSERT INTO registry_refs (repo, manifest, digest, org) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT DO NOTHING";
+	static const char tag_sql[] =
+		"INSERT INTO registry_tags (repo, tag, digest) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t v;
+	int rc = sq_run(s, org_sql, "t", m->org);
+
+	for (size_t i = 0; rc >= 0 && i < m->blobs_nr; i++) {
+		rc = sq_stmt(s, blob_sql, &stmt, "tt", m->org, m->blobs[i].digest);
+		if (!rc)
+			rc = sq_step(s, stmt, &v);
+		if (!rc)
+			return reg_blob_unknown("blob", m->blobs[i].digest);
+		if (rc > 0 && v != m->blobs[i].size)
+			return reg_blob_size(&m->blobs[i], v);
+	}
+	for (size_t i = 0; rc >= 0 && i < m->children_nr; i++) {
+		rc = sq_stmt(s, child_sql, &stmt, "tt", m->repo, m->children[i].digest);
+		if (!rc)
+			rc = sq_int64(s, stmt, &v);
+		if (!rc && !v)
+			return reg_blob_unknown("manifest", m->children[i].digest);
+	}
+	if (rc >= 0)
+		rc = sq_run(s, repo_sql, "tt", m->repo, m->org);
+	if (rc >= 0)
+		rc = sq_run(s, manifest_sql, "ttttittt", m->repo, m->digest, m->media_type, m->content,
+			    (int64_t)m->size, m->subject, m->artifact_type, m->annotations);
+	/* a manifest stored before has its references already */
+	if (rc > 0)
+		for (size_t i = 0; rc >= 0 && i < m->refs_nr; i++)
+			rc = sq_run(s, ref_sql, "tttt", m->repo, m->digest, m->refs[i], m->org);
+	if (rc >= 0 && tag)
+		rc = sq_run(s, tag_sql, "ttt", m->repo, tag, m->digest);
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_manifest_get(struct store *st, const char *repo, const char *ref, bool by_digest,
+			       struct strbuf *content, struct strbuf *media_type,
+			       char digest[OCI_DIGEST_LEN + 1])
+{
+	static const char digest_sql[] =
+		"SELECT content, media_type, digest FROM registry_manifests WHERE repo = ?1 AND digest = ?2";
+	static const char tag_sql[] =
+		"SELECT m.content, m.media_type, m.digest FROM registry_tags t JOIN registry_manifests m "
+		"ON m.repo = t.repo AND m.digest = t.digest WHERE t.repo = ?1 AND t.tag = ?2";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, by_digest ? digest_sql : tag_sql, &stmt, "tt", repo, ref);
+
+	if (!rc)
+		rc = sq_next(s, stmt);
+	if (rc <= 0)
+		return rc < 0 ? rc : -EXIT_NOTFOUND;
+	strbuf_add(content, sqlite3_column_text(stmt, 0), sqlite3_column_bytes(stmt, 0));
+	strbuf_addstr(media_type, sq_text(stmt, 1));
+	xsnprintf(digest, OCI_DIGEST_LEN + 1, "%s", sq_text(stmt, 2));
+	sq_done(stmt);
+	return 0;
+}
+
+static int sq_reg_manifest_delete(struct store *st, const char *repo, const char *digest)
+{
+	static const char sql[] = "DELETE FROM registry_manifests WHERE repo = ?1 AND digest = ?2";
+
+	return store_found(sq_run(sq(st), sql, "tt", repo, digest));
+}
+
+static int sq_reg_tag_delete(struct store *st, const char *repo, const char *tag)
+{
+	static const char sql[] = "DELETE FROM registry_tags WHERE repo = ?1 AND tag = ?2";
+
+	return store_found(sq_run(sq(st), sql, "tt", repo, tag));
+}
+
+static int sq_reg_tags(struct store *st, const char *repo, const char *last, int64_t limit,
+		       struct strvec *tags)
+{
+	static const char repo_sql[] = "SELECT count(*) FROM registry_repos WHERE name = ?1";
+	static const char sql[] =
+		"SELECT tag FROM registry_tags WHERE repo = ?1 "
+		"AND (?2 IS NULL OR (lower(tag), tag) > (lower(?2), ?2)) "
+		"ORDER BY lower(tag), tag LIMIT ?3";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t known;
+	int rc = sq_stmt(s, repo_sql, &stmt, "t", repo);
+
+	if (!rc)
+		rc = sq_int64(s, stmt, &known);
+	if (!rc && !known)
+		return -EXIT_NOTFOUND;
+	if (!rc)
+		rc = sq_stmt(s, sql, &stmt, "tti", repo, last, limit);
+	while (!rc && (rc = sq_next(s, stmt)) > 0) {
+		strvec_push(tags, sq_text(stmt, 0));
+		rc = 0;
+	}
+	return rc;
+}
+
+static int sq_reg_referrers(struct store *st, const char *repo, const char *digest,
+			    const char *artifact_type, reg_referrer_fn *fn, void *data)
+{
+	static const char sql[] =
+		"SELECT digest, media_type, size, artifact_type, annotations FROM registry_manifests "
+		"WHERE repo = ?1 AND subject = ?2 AND (?3 IS NULL OR artifact_type = ?3) "
+		"ORDER BY created_at, digest";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ttt", repo, digest, artifact_type);
+
+	while (!rc && (rc = sq_next(s, stmt)) > 0) {
+		fn(data, sq_text(stmt, 0), sq_text(stmt, 1), sqlite3_column_int64(stmt, 2),
+		   sq_text_or_null(stmt, 3), sq_text_or_null(stmt, 4));
+		rc = 0;
+	}
+	return rc;
+}
+
+static int sq_reg_quota_set(struct store *st, const char *org, int64_t quota)
+{
+	static const char sql[] =
+		"INSERT INTO registry_orgs (org, quota) VALUES (?1, CASE WHEN ?2 < 0 THEN NULL ELSE ?2 END) "
+		"ON CONFLICT (org) DO UPDATE SET quota = excluded.quota";
+	int rc = sq_run(sq(st), sql, "ti", org, quota);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_usage(struct store *st, const char *org, int64_t default_quota, reg_usage_fn *fn,
+			void *data)
+{
+	static const char sql[] =
+		"SELECT org, used, coalesce(quota, ?2), "
+		"(SELECT count(*) FROM registry_links l WHERE l.org = o.org) "
+		"FROM registry_orgs o WHERE ?1 IS NULL OR org = ?1 ORDER BY org";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "ti", org, default_quota);
+
+	while (!rc && (rc = sq_next(s, stmt)) > 0) {
+		struct reg_usage u = {
+			sq_text(stmt, 0), sqlite3_column_int64(stmt, 1), sqlite3_column_int64(stmt, 2),
+			sqlite3_column_int64(stmt, 3),
+		};
+
+		fn(data, &u);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* An org's links that gc may take: old enough, and no manifest of the org refers to them. */
+#define SQ_COLLECTIBLE \
+	"l.org = ?1 AND max(l.linked_at, l.accessed_at) <= " NOW_MS " - ?2 AND NOT EXISTS " \
+	"(SELECT 1 FROM registry_refs r WHERE r.org = l.org AND r.digest = l.digest)"
+
+static int sq_reg_gc_links(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			   int64_t *count, int64_t *bytes)
+{
+	static const char count_sql[] =
+		"SELECT size FROM registry_links AS l WHERE " SQ_COLLECTIBLE;
+	static const char unlink_sql[] =
+		"DELETE FROM registry_links AS l WHERE " SQ_COLLECTIBLE " RETURNING size";
+	static const char credit_sql[] = "UPDATE registry_orgs SET used = used - ?2 WHERE org = ?1";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, dry_run ? count_sql : unlink_sql, &stmt, "ti", org, grace_ms);
+
+	*count = *bytes = 0;
+	while (!rc && (rc = sq_next(s, stmt)) > 0) {
+		++*count;
+		*bytes += sqlite3_column_int64(stmt, 0);
+		rc = 0;
+	}
+	if (!rc && !dry_run && *count)
+		rc = sq_run(s, credit_sql, "ti", org, *bytes);
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_gc_uploads(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			     struct strvec *ids)
+{
+	static const char select_sql[] =
+		"SELECT id FROM registry_uploads WHERE touched_at <= " NOW_MS " - ?1 "
+		"AND (?2 IS NULL OR substr(repo, 1, length(?2) + 1) = ?2 || '/')";
+	static const char delete_sql[] =
+		"DELETE FROM registry_uploads WHERE touched_at <= " NOW_MS " - ?1 "
+		"AND (?2 IS NULL OR substr(repo, 1, length(?2) + 1) = ?2 || '/') RETURNING id";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, dry_run ? select_sql : delete_sql, &stmt, "it", grace_ms, org);
+
+	while (!rc && (rc = sq_next(s, stmt)) > 0) {
+		strvec_push(ids, sq_text(stmt, 0));
+		rc = 0;
+	}
+	return rc;
+}
+
+static int sq_reg_robot_set(struct store *st, const char *org, const char *name, const char *hash,
+			    const char *actions)
+{
+	static const char sql[] =
+		"INSERT INTO registry_robots (org, name, secret_hash, actions, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, " NOW_MS ") ON CONFLICT (org, name) DO UPDATE SET "
+		"secret_hash = excluded.secret_hash, actions = excluded.actions, "
+		"created_at = excluded.created_at";
+	int rc = sq_run(sq(st), sql, "tttt", org, name, hash, actions);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_reg_robot_get(struct store *st, const char *org, const char *name,
+			    struct strbuf *hash, struct strbuf *actions)
+{
+	static const char sql[] =
+		"SELECT secret_hash, actions FROM registry_robots WHERE org = ?1 AND name = ?2";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "tt", org, name);
+
+	if (!rc)
+		rc = sq_next(s, stmt);
+	if (rc <= 0)
+		return rc < 0 ? rc : -EXIT_NOTFOUND;
+	strbuf_addstr(hash, sq_text(stmt, 0));
+	strbuf_addstr(actions, sq_text(stmt, 1));
+	sq_done(stmt);
+	return 0;
+}
+
+static int sq_reg_robot_delete(struct store *st, const char *org, const char *name)
+{
+	static const char sql[] = "DELETE FROM registry_robots WHERE org = ?1 AND name = ?2";
+
+	return store_found(sq_run(sq(st), sql, "tt", org, name));
+}
+
+static int sq_reg_robots(struct store *st, const char *org, reg_robot_fn *fn, void *data)
+{
+	static const char sql[] =
+		"SELECT org, name, actions, created_at FROM registry_robots "
+		"WHERE ?1 IS NULL OR org = ?1 ORDER BY org, name";
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc = sq_stmt(s, sql, &stmt, "t", org);
+
+	while (!rc && (rc = sq_next(s, stmt)) > 0) {
+		fn(data, sq_text(stmt, 0), sq_text(stmt, 1), sq_text(stmt, 2),
+		   sqlite3_column_int64(stmt, 3));
+		rc = 0;
+	}
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_sql = { "BEGIN", "BEGIN IMMEDIATE" },
@@ -753,6 +1316,30 @@ static const struct store_ops sqlite_ops = {
 	.job_claim = sq_job_claim,
 	.job_finish = sq_job_finish,
 	.job_set_meta = sq_job_set_meta,
+	.logs_insert = sq_logs_insert,
+	.logs_query = sq_logs_query,
+	.logs_prune = sq_logs_prune,
+	.reg_link = sq_reg_link,
+	.reg_blob = sq_reg_blob,
+	.reg_unlink = sq_reg_unlink,
+	.reg_blob_drop = sq_reg_blob_drop,
+	.reg_upload_new = sq_reg_upload_new,
+	.reg_upload_touch = sq_reg_upload_touch,
+	.reg_upload_end = sq_reg_upload_end,
+	.reg_manifest_put = sq_reg_manifest_put,
+	.reg_manifest_get = sq_reg_manifest_get,
+	.reg_manifest_delete = sq_reg_manifest_delete,
+	.reg_tag_delete = sq_reg_tag_delete,
+	.reg_tags = sq_reg_tags,
+	.reg_referrers = sq_reg_referrers,
+	.reg_quota_set = sq_reg_quota_set,
+	.reg_usage = sq_reg_usage,
+	.reg_gc_links = sq_reg_gc_links,
+	.reg_gc_uploads = sq_reg_gc_uploads,
+	.reg_robot_set = sq_reg_robot_set,
+	.reg_robot_get = sq_reg_robot_get,
+	.reg_robot_delete = sq_reg_robot_delete,
+	.reg_robots = sq_reg_robots,
 	.cache_put = sq_cache_put,
 	.cache_delete = sq_cache_delete,
 	.cache_touch = sq_cache_touch,

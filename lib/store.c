@@ -710,3 +710,247 @@ int store_job_set_meta(struct store *st, const char *id, int64_t fence, const js
 	free(json);
 	return rc;
 }
+
+int store_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr)
+{
+	int64_t added = 0;
+	int rc = store_begin(st, STORE_TX_WRITE);
+
+	if (!rc)
+		rc = st->ops->logs_insert(st, batches, nr, &added);
+	if (!rc)
+		rc = store_commit(st);
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return added > INT_MAX ? INT_MAX : (int)added;
+}
+
+int store_logs_query(struct store *st, const struct log_query *q, json_t *rows)
+{
+	return st->ops->logs_query(st, q, rows);
+}
+
+int store_logs_prune(struct store *st, int64_t before, int limit)
+{
+	return st->ops->logs_prune(st, before, limit);
+}
+
+int reg_over_quota(const char *org, int64_t used, int64_t quota, int64_t size)
+{
+	return fail(EXIT_REJECTED, "quota of org %s exceeded: %" PRId64 " bytes used of %" PRId64
+		    ", %" PRId64 " more refused", org, used, quota, size);
+}
+
+int reg_referenced(const char *digest, int64_t refs)
+{
+	return fail(EXIT_BUSY, "blob %s is referenced by %" PRId64 " manifest%s; delete %s first",
+		    digest, refs, refs == 1 ? "" : "s", refs == 1 ? "it" : "them");
+}
+
+int reg_blob_unknown(const char *what, const char *digest)
+{
+	return fail(EXIT_NOTFOUND, "%s %s is unknown", what, digest);
+}
+
+int reg_blob_size(const struct oci_descriptor *d, int64_t size)
+{
+	return fail(EXIT_REJECTED, "blob %s has %" PRId64 " bytes, not %" PRId64, d->digest, size,
+		    d->size);
+}
+
+/* End the transaction of a write: commit after success, roll back after a failure. */
+static int end_write(struct store *st, int rc)
+{
+	int c;
+
+	if (rc < 0) {
+		store_rollback(st);
+		return rc;
+	}
+	c = store_commit(st);
+	return c ? c : rc;
+}
+
+/* A driver's missing row, worded. */
+static int not_found(int rc, const char *fmt, ...) PRINTF(2, 3);
+static int not_found(int rc, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	if (rc != -EXIT_NOTFOUND)
+		return rc;
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	rc = fail(EXIT_NOTFOUND, "%s", sb.buf);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int store_reg_link(struct store *st, const char *org, const char *digest, int64_t size,
+		   int64_t default_quota)
+{
+	int rc = store_begin(st, STORE_TX_WRITE);
+
+	return rc ? rc : end_write(st, st->ops->reg_link(st, org, digest, size, default_quota));
+}
+
+int store_reg_blob(struct store *st, const char *org, const char *digest, int64_t *size)
+{
+	return not_found(st->ops->reg_blob(st, org, digest, size), "blob %s is unknown", digest);
+}
+
+int store_reg_unlink(struct store *st, const char *org, const char *digest)
+{
+	int rc = store_begin(st, STORE_TX_WRITE);
+
+	if (!rc)
+		rc = end_write(st, st->ops->reg_unlink(st, org, digest));
+	return not_found(rc, "blob %s is unknown", digest);
+}
+
+int store_reg_blob_drop(struct store *st, const char *digest, bool dry_run)
+{
+	int rc = store_begin(st, STORE_TX_WRITE);
+
+	return rc ? rc : end_write(st, st->ops->reg_blob_drop(st, digest, dry_run));
+}
+
+int store_reg_upload_new(struct store *st, const char *id, const char *repo)
+{
+	return st->ops->reg_upload_new(st, id, repo);
+}
+
+int store_reg_upload_touch(struct store *st, const char *id, const char *repo)
+{
+	return not_found(st->ops->reg_upload_touch(st, id, repo), "upload %s is unknown", id);
+}
+
+int store_reg_upload_end(struct store *st, const char *id)
+{
+	return st->ops->reg_upload_end(st, id);
+}
+
+int store_reg_manifest_put(struct store *st, const struct reg_manifest *m, const char *tag)
+{
+	int rc = store_begin(st, STORE_TX_WRITE);
+
+	return rc ? rc : end_write(st, st->ops->reg_manifest_put(st, m, tag));
+}
+
+int store_reg_manifest_get(struct store *st, const char *repo, const char *ref, bool by_digest,
+			   struct strbuf *content, struct strbuf *media_type,
+			   char digest[OCI_DIGEST_LEN + 1])
+{
+	return not_found(st->ops->reg_manifest_get(st, repo, ref, by_digest, content, media_type, digest),
+			 "manifest %s is unknown", ref);
+}
+
+int store_reg_manifest_delete(struct store *st, const char *repo, const char *digest)
+{
+	return not_found(st->ops->reg_manifest_delete(st, repo, digest), "manifest %s is unknown",
+			 digest);
+}
+
+int store_reg_tag_delete(struct store *st, const char *repo, const char *tag)
+{
+	return not_found(st->ops->reg_tag_delete(st, repo, tag), "tag %s is unknown", tag);
+}
+
+int store_reg_tags(struct store *st, const char *repo, const char *last, int64_t limit,
+		   struct strvec *tags)
+{
+	return not_found(st->ops->reg_tags(st, repo, last, limit, tags), "repository %s is unknown",
+			 repo);
+}
+
+int store_reg_referrers(struct store *st, const char *repo, const char *digest,
+			const char *artifact_type, reg_referrer_fn *fn, void *data)
+{
+	return st->ops->reg_referrers(st, repo, digest, artifact_type, fn, data);
+}
+
+int store_reg_quota_set(struct store *st, const char *org, int64_t quota)
+{
+	return st->ops->reg_quota_set(st, org, quota);
+}
+
+struct usage_seen {
+	reg_usage_fn *fn;
+	void *data;
+	bool seen;
+};
+
+static void usage_seen(void *data, const struct reg_usage *u)
+{
+	struct usage_seen *s = data;
+
+	s->seen = true;
+	s->fn(s->data, u);
+}
+
+int store_reg_usage(struct store *st, const char *org, int64_t default_quota, reg_usage_fn *fn,
+		    void *data)
+{
+	struct usage_seen s = { fn, data, false };
+	int rc = st->ops->reg_usage(st, org, default_quota, usage_seen, &s);
+
+	if (!rc && org && !s.seen)
+		fn(data, &(struct reg_usage){ org, 0, default_quota, 0 });
+	return rc;
+}
+
+static void copy_usage(void *data, const struct reg_usage *u)
+{
+	*(struct reg_usage *)data = *u;
+}
+
+int store_reg_quota_check(struct store *st, const char *org, int64_t size, int64_t default_quota)
+{
+	struct reg_usage u = { 0 };
+	int rc = store_reg_usage(st, org, default_quota, copy_usage, &u);
+
+	if (!rc && size > u.quota - u.used)
+		rc = reg_over_quota(org, u.used, u.quota, size);
+	return rc;
+}
+
+int store_reg_gc_links(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+		       int64_t *count, int64_t *bytes)
+{
+	int rc = store_begin(st, dry_run ? STORE_TX_READ : STORE_TX_WRITE);
+
+	return rc ? rc : end_write(st, st->ops->reg_gc_links(st, org, grace_ms, dry_run, count, bytes));
+}
+
+int store_reg_gc_uploads(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			 struct strvec *ids)
+{
+	return st->ops->reg_gc_uploads(st, org, grace_ms, dry_run, ids);
+}
+
+int store_reg_robot_set(struct store *st, const char *org, const char *name, const char *hash,
+			const char *actions)
+{
+	return st->ops->reg_robot_set(st, org, name, hash, actions);
+}
+
+int store_reg_robot_get(struct store *st, const char *org, const char *name, struct strbuf *hash,
+			struct strbuf *actions)
+{
+	return not_found(st->ops->reg_robot_get(st, org, name, hash, actions), "no robot %s+%s",
+			 org, name);
+}
+
+int store_reg_robot_delete(struct store *st, const char *org, const char *name)
+{
+	return not_found(st->ops->reg_robot_delete(st, org, name), "no robot %s+%s", org, name);
+}
+
+int store_reg_robots(struct store *st, const char *org, reg_robot_fn *fn, void *data)
+{
+	return st->ops->reg_robots(st, org, fn, data);
+}

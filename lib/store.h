@@ -3,6 +3,10 @@
 
 #include <jansson.h>
 
+#include "logs.h"
+
+#include "oci.h"
+
 /*
  * The metadata store: SQLite (sqlite:PATH, one host) or PostgreSQL
  * (postgres://..., a fleet), chosen by store.url. The interface speaks
@@ -248,5 +252,120 @@ int store_job_finish(struct store *st, const char *id, int64_t fence, enum job_s
 		     const char *reason);
 /* Merge meta (an object of strings) into the job's: 1 written, 0 refused. */
 int store_job_set_meta(struct store *st, const char *id, int64_t fence, const json_t *meta);
+
+/*
+ * Job logs (logs.h), for the store sink. Insert stores each (org, repo,
+ * job, seq) once, in one transaction, leaving a line stored before
+ * alone; it returns how many lines were new. Query appends the lines q
+ * asks for to rows, as log_entry_json() objects in (ts, repo, job, seq)
+ * order. Prune deletes at most limit lines older than before (seconds)
+ * and returns how many it deleted.
+ */
+int store_logs_insert(struct store *st, struct log_batch *const *batches, size_t nr);
+int store_logs_query(struct store *st, const struct log_query *q, json_t *rows);
+int store_logs_prune(struct store *st, int64_t before, int limit);
+
+/*
+ * The OCI registry's metadata (registry.c): blobs, their links to orgs
+ * (the org boundary and the quota), repositories, manifests, tags,
+ * upload sessions and robot accounts. Digests are sha256:HEX, times the
+ * store's. Writers of an org's links and manifests serialise on the org
+ * (its row), so that usage, links and references stay consistent.
+ */
+struct reg_usage {
+	const char *org;
+	int64_t used, quota, blobs;
+};
+
+/*
+ * Link a blob of size bytes to org, in one transaction with the quota
+ * check: 1 linked now, 0 linked already (its access time is renewed),
+ * -EXIT_REJECTED when it does not fit (the message names used, quota
+ * and size). default_quota is the quota of an org without its own.
+ */
+int store_reg_link(struct store *st, const char *org, const char *digest, int64_t size,
+		   int64_t default_quota);
+/* The size of a blob org links: 0, or -EXIT_NOTFOUND. Renews its access time now and then. */
+int store_reg_blob(struct store *st, const char *org, const char *digest, int64_t *size);
+/* Unlink a blob from org: 0, -EXIT_NOTFOUND, or -EXIT_BUSY while a manifest references it. */
+int store_reg_unlink(struct store *st, const char *org, const char *digest);
+/*
+ * gc: forget a blob no org links (1; the caller then removes its file),
+ * or leave it (0). dry_run only says which.
+ */
+int store_reg_blob_drop(struct store *st, const char *digest, bool dry_run);
+
+/* Upload sessions of repo. touch: 0, or -EXIT_NOTFOUND (unknown, or another repo's). */
+int store_reg_upload_new(struct store *st, const char *id, const char *repo);
+int store_reg_upload_touch(struct store *st, const char *id, const char *repo);
+int store_reg_upload_end(struct store *st, const char *id);
+
+/* A manifest to store, with what it references. */
+struct reg_manifest {
+	const char *repo, *org, *digest, *media_type;
+	const char *content;
+	size_t size;
+	const char *subject, *artifact_type, *annotations;	/* NULL when absent */
+	/* blobs the org must link, with these sizes; manifests the repo must hold */
+	const struct oci_descriptor *blobs, *children;
+	size_t blobs_nr, children_nr;
+	/* every digest it references: blobs, children, subject */
+	const char *const *refs;
+	size_t refs_nr;
+};
+/*
+ * Store a manifest (again: a no-op) and point tag at it (tag may be
+ * NULL). -EXIT_NOTFOUND names the first blob or child manifest that is
+ * missing; -EXIT_REJECTED a blob whose size differs.
+ */
+int store_reg_manifest_put(struct store *st, const struct reg_manifest *m, const char *tag);
+/* By digest or by tag: the content, its media type and digest; or -EXIT_NOTFOUND. */
+int store_reg_manifest_get(struct store *st, const char *repo, const char *ref, bool by_digest,
+			   struct strbuf *content, struct strbuf *media_type,
+			   char digest[OCI_DIGEST_LEN + 1]);
+/* Delete a manifest and its tags, or a tag: 0, or -EXIT_NOTFOUND. */
+int store_reg_manifest_delete(struct store *st, const char *repo, const char *digest);
+int store_reg_tag_delete(struct store *st, const char *repo, const char *tag);
+/*
+ * At most limit tags of repo after last (NULL: from the start), in
+ * lexical order, case-insensitive first. -EXIT_NOTFOUND for an unknown
+ * repository.
+ */
+int store_reg_tags(struct store *st, const char *repo, const char *last, int64_t limit,
+		   struct strvec *tags);
+/* The manifests of repo whose subject is digest, of artifact_type unless NULL. */
+typedef void reg_referrer_fn(void *data, const char *digest, const char *media_type, int64_t size,
+			     const char *artifact_type, const char *annotations);
+int store_reg_referrers(struct store *st, const char *repo, const char *digest,
+			const char *artifact_type, reg_referrer_fn *fn, void *data);
+
+/* Whether size more bytes fit in org's quota: 0, or -EXIT_REJECTED as store_reg_link() words it. */
+int store_reg_quota_check(struct store *st, const char *org, int64_t size, int64_t default_quota);
+/* quota < 0: back to the default. */
+int store_reg_quota_set(struct store *st, const char *org, int64_t quota);
+/* Each org's usage (only org's when not NULL; an org never seen uses 0). */
+typedef void reg_usage_fn(void *data, const struct reg_usage *u);
+int store_reg_usage(struct store *st, const char *org, int64_t default_quota, reg_usage_fn *fn,
+		    void *data);
+
+/*
+ * gc: unlink org's blobs that no manifest of org references, linked and
+ * last read more than grace_ms ago; *count and *bytes say how many.
+ */
+int store_reg_gc_links(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+		       int64_t *count, int64_t *bytes);
+/* gc: end the upload sessions of org (all when NULL) untouched for grace_ms; their ids. */
+int store_reg_gc_uploads(struct store *st, const char *org, int64_t grace_ms, bool dry_run,
+			 struct strvec *ids);
+
+/* Robot accounts: a secret's hash and the actions ("pull push") it grants. */
+int store_reg_robot_set(struct store *st, const char *org, const char *name, const char *hash,
+			const char *actions);
+int store_reg_robot_get(struct store *st, const char *org, const char *name, struct strbuf *hash,
+			struct strbuf *actions);
+int store_reg_robot_delete(struct store *st, const char *org, const char *name);
+typedef void reg_robot_fn(void *data, const char *org, const char *name, const char *actions,
+			  int64_t created_ms);
+int store_reg_robots(struct store *st, const char *org, reg_robot_fn *fn, void *data);
 
 #endif

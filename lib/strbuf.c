@@ -267,6 +267,13 @@ void strvec_clear(struct strvec *sv)
 	sv->nr = sv->alloc = 0;
 }
 
+void strvec_clear_secret(struct strvec *sv)
+{
+	for (size_t i = 0; i < sv->nr; i++)
+		OPENSSL_cleanse((char *)sv->v[i], strlen(sv->v[i]));
+	strvec_clear(sv);
+}
+
 void strvec_split(struct strvec *sv, const char *s, int sep)
 {
 	while (*s) {

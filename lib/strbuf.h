@@ -55,6 +55,8 @@ extern const char *empty_strvec[];
 void strvec_push(struct strvec *sv, const char *s);
 void strvec_pushf(struct strvec *sv, const char *fmt, ...) PRINTF(2, 3);
 void strvec_clear(struct strvec *sv);
+/* Wipe the strings (they held secrets), then clear. */
+void strvec_clear_secret(struct strvec *sv);
 /* Split s at each sep into sv, dropping empty fields. */
 void strvec_split(struct strvec *sv, const char *s, int sep);
 

@@ -38,6 +38,35 @@ bool scope_valid(const char *s)
 	return false;
 }
 
+bool token_word_valid(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > max)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+bool repo_valid(const char *s)
+{
+	static const char owner_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
+	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+	const char *slash = strchr(s, '/');
+	size_t owner;
+
+	if (!slash)
+		return false;
+	owner = slash - s;
+	if (!owner || owner > 39 || strspn(s, owner_chars) != owner)
+		return false;
+	s = slash + 1;
+	return *s && strlen(s) <= 100 && strcmp(s, ".") && strcmp(s, "..") &&
+	       strspn(s, name_chars) == strlen(s);
+}
+
 static void add_optional(json_t *obj, const char *name, const char *value)
 {
 	if (value)
@@ -104,6 +133,26 @@ int token_mint_ratelimit(struct kv *kv, const char *org)
 		return fail(EXIT_BUSY, "mint rate of org %s exceeded; retry in %" PRId64 " ms", org,
 			    lim.retry_after_ms);
 	return 0;
+}
+
+int token_mint_ratelimit_scopes(struct kv *kv, const struct strvec *scopes)
+{
+	struct strvec seen = STRVEC_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < scopes->nr && !rc; i++) {
+		const char *org = strchr(scopes->v[i], ':') + 1;
+		bool dup = false;
+
+		for (size_t j = 0; j < seen.nr && !dup; j++)
+			dup = !strcmp(seen.v[j], org);
+		if (dup)
+			continue;
+		strvec_push(&seen, org);
+		rc = token_mint_ratelimit(kv, org);
+	}
+	strvec_clear(&seen);
+	return rc;
 }
 
 void token_claims_release(struct token_claims *c)

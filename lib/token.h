@@ -24,6 +24,11 @@
 bool org_id_valid(const char *s, size_t len);
 /* ACTION:ORG, ACTION one of pull, push, delete. */
 bool scope_valid(const char *s);
+/* OWNER/NAME as GitHub allows them: the repo claim. */
+bool repo_valid(const char *s);
+/* Printable ASCII without blanks, 1 to max bytes: the sub, job and runner claims. */
+#define TOKEN_WORD_MAX 128
+bool token_word_valid(const char *s, size_t max);
 
 struct token_spec {
 	const char *iss, *aud, *sub, *repo, *job, *runner;	/* NULL: left out */
@@ -46,6 +51,8 @@ int token_mint(const struct jose_key *k, const struct token_spec *spec, int64_t 
  * org has minted too much.
  */
 int token_mint_ratelimit(struct kv *kv, const char *org);
+/* The same for each org of scopes (ACTION:ORG), once. */
+int token_mint_ratelimit_scopes(struct kv *kv, const struct strvec *scopes);
 
 struct token_want {
 	const char *iss;		/* required issuer, or NULL */

@@ -34,6 +34,8 @@ ssize_t write_in_full(int fd, const void *buf, size_t count);
  */
 struct strbuf;
 int read_secret_file(const char *path, size_t max, struct strbuf *out);
+/* mkdir -p, each new directory 0700: 0, or a fail() code. */
+int mkdir_parents(const char *path);
 
 /*
  * mkdir -p: create path and the directories above it that are missing,

@@ -158,7 +158,7 @@ healthz_count() {
 	curl -s "http://127.0.0.1:$PORT/nope?token=hunter2secret" >/dev/null
 	stop_serve TERM
 	run cat "$LOG"
-	assert_line --regexp '^[0-9T:.-]+Z info nimbus serve: listening address=127\.0\.0\.1:[0-9]+ services=store,health,jwks,cache$'
+	assert_line --regexp '^[0-9T:.-]+Z info nimbus serve: listening address=127\.0\.0\.1:[0-9]+ services=store,health,jwks,cache,logs,registry$'
 	assert_line --regexp '^[0-9T:.-]+Z info nimbus serve: request method=GET path=/healthz status=200 bytes=15 duration=0\.[0-9]{6} remote=127\.0\.0\.1$'
 	assert_line --regexp ' request method=GET path=/nope status=404 bytes=[0-9]+ duration=[0-9.]+ remote=127\.0\.0\.1$'
 	refute_output --partial hunter2secret

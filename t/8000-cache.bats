@@ -282,7 +282,8 @@ not() {
 	kill -KILL "$client"
 	wait "$client" || true
 	# the server drops the temporary file once it sees the connection go
-	wait_for 100 not uploads_in_flight || fail "left: $(ls "$CACHE_DIR/tmp")"
+	# (generous: on a loaded machine the server may see the reset late)
+	wait_for 300 not uploads_in_flight || fail "left: $(ls "$CACHE_DIR/tmp")"
 	run req GET "$TOKEN_A" /cache/a/k
 	assert_output 200
 	[ "$(cat "$BATS_TEST_TMPDIR/body")" = before ]

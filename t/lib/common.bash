@@ -22,7 +22,7 @@ nimbus() {
 common_setup() {
 	local v
 	for v in $(env | sed -n 's/^\(NIMBUS_[A-Z0-9_]*\)=.*/\1/p'); do
-		case $v in NIMBUS_BIN|NIMBUS_BUILD|NIMBUS_SRC) ;; *) unset "$v" ;; esac
+		case $v in NIMBUS_BIN|NIMBUS_BUILD|NIMBUS_SRC|NIMBUS_SERVE_USER) ;; *) unset "$v" ;; esac
 	done
 	export HOME=$BATS_TEST_TMPDIR/home
 	mkdir -p "$HOME"

@@ -1,6 +1,12 @@
 # Helpers for bats files and plain scripts (t/perf) alike: nothing here
 # may use bats. Sourced by common.bash.
 
+# nimbus serve started as root becomes serve.user, nimbus, which the
+# temporary directories of the tests and benchmarks are not for: as root
+# they keep it root, without capabilities (t/9000-serve-sandbox.bats
+# has it become another user).
+[ "$(id -u)" != 0 ] || export NIMBUS_SERVE_USER=root
+
 # A free TCP port on 127.0.0.1, below the ephemeral range: a port that a
 # client holds for its end of a connection cannot be bound, even though
 # nothing listens on it.

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The registry beside Debian's docker-registry (distribution 2.8, the
+# filesystem driver), both on loopback on this machine, in the same run:
+# pushing a 100 MiB blob (POST, then PUT with the body), pulling it, and
+# GETs of a small blob per second. nimbus checks a bearer token on every
+# request and keeps its metadata in SQLite; docker-registry runs without
+# auth, with the in-memory blob descriptor cache of Debian's default
+# configuration. Both write their access logs to a file. Prints the figures and
+# the ratios nimbus/docker-registry, of the best of several runs taken in
+# turns; the targets are push >= 1.0, pull and small GETs >= 1.5. A benchmark, not a test: it fails only when
+# something does not start or a transfer fails.
+#
+#   bash t/perf/registry.sh        (make perf runs it)
+#   RUNS=5 WRK_ARGS="-t2 -c64 -d10s" bash t/perf/registry.sh
+set -euo pipefail
+
+NIMBUS_SRC=${NIMBUS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+NIMBUS=${NIMBUS_BIN:-$NIMBUS_SRC/nimbus}
+. "$NIMBUS_SRC/t/lib/shell.bash"
+RUNS=${RUNS:-5}
+WRK_ARGS=${WRK_ARGS:--t2 -c32 -d5s}
+MIB=100
+
+for c in docker-registry wrk curl jq; do
+	command -v "$c" >/dev/null 2>&1 || { echo "registry: $c is not installed" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+export NIMBUS_CONFIG=$tmp/nimbus.conf NIMBUS_CORE_STATE_DIR=$tmp/state NIMBUS_CORE_RUN_DIR=$tmp/run
+export NIMBUS_KEYS_DIR=$tmp/keys NIMBUS_KEYS_ACTIVATE_AFTER=0
+: > "$NIMBUS_CONFIG"
+"$NIMBUS" -q key rotate >/dev/null
+token=$("$NIMBUS" token mint --aud registry --scope pull:acme --scope push:acme --ttl 3600)
+
+nimbus_port=$(free_port)
+"$NIMBUS" registry serve --listen "127.0.0.1:$nimbus_port" 2>"$tmp/nimbus.log" &
+pids="$pids $!"
+declare -A pid
+pid[nimbus]=$!
+
+dr_port=$(free_port)
+mkdir -p "$tmp/dr"
+cat > "$tmp/dr/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: $tmp/dr/data
+http:
+  addr: 127.0.0.1:$dr_port
+EOF
+docker-registry serve "$tmp/dr/config.yml" >"$tmp/dr/access.log" 2>"$tmp/dr/log" &
+pids="$pids $!"
+pid[docker-registry]=$!
+
+wait_for 100 curl -sf "http://127.0.0.1:$nimbus_port/healthz" &&
+wait_for 100 curl -sf -o /dev/null "http://127.0.0.1:$dr_port/v2/" || {
+	echo "registry: a registry does not answer" >&2
+	cat "$tmp/nimbus.log" "$tmp/dr/log" >&2
+	exit 1
+}
+
+# registry NAME: the base URL and curl's auth arguments of one of the two
+base() {
+	case $1 in
+	nimbus) echo "http://127.0.0.1:$nimbus_port" ;;
+	docker-registry) echo "http://127.0.0.1:$dr_port" ;;
+	esac
+}
+
+auth() {
+	[ "$1" = nimbus ] && printf '%s\n' -H "Authorization: Bearer $token"
+	return 0
+}
+
+# Seconds to push file $2 to registry $1 as a blob: POST, then PUT with the body.
+push() {
+	local url loc digest args
+	url=$(base "$1")
+	mapfile -t args < <(auth "$1")
+	digest=sha256:$(sha256sum "$2" | cut -d' ' -f1)
+	loc=$(curl -sf -X POST "${args[@]}" -D - -o /dev/null "$url/v2/acme/bench/blobs/uploads/" |
+		sed -n 's/^Location: \(.*\)\r$/\1/Ip')
+	case $loc in http*) ;; *) loc=$url$loc ;; esac
+	case $loc in *\?*) loc="$loc&digest=$digest" ;; *) loc="$loc?digest=$digest" ;; esac
+	curl -sf -X PUT "${args[@]}" -H 'Content-Type: application/octet-stream' -T "$2" \
+		-o /dev/null -w '%{time_total}\n' "$loc"
+}
+
+# Nanoseconds of CPU a process has had, all its threads together.
+cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat | awk '{ n += $1 } END { printf "%d\n", n }'
+}
+
+# Pull blob $2 from registry $1: the seconds it took, and the server's CPU
+# seconds. One curl on loopback takes what any server sends about as fast,
+# so that the second figure, what serving costs, is the one that compares.
+pull() {
+	local args before time
+	mapfile -t args < <(auth "$1")
+	before=$(cpu_ns "${pid[$1]}")
+	time=$(curl -sf "${args[@]}" -o /dev/null -w '%{time_total}' "$(base "$1")/v2/acme/bench/blobs/$2")
+	echo "$time" >> "$tmp/pull.$1"
+	echo "$(($(cpu_ns "${pid[$1]}") - before))" | awk '{ print $1 / 1e9 }' >> "$tmp/pullcpu.$1"
+}
+
+# The best of a file of figures: the least time, or the highest rate.
+least() {
+	sort -g | head -n 1
+}
+
+most() {
+	sort -g | tail -n 1
+}
+
+# The two take turns, so that the load of the machine falls on both alike.
+big=$tmp/big
+for ((i = 0; i < RUNS; i++)); do
+	head -c $((MIB << 20)) /dev/urandom > "$big"
+	digest=sha256:$(sha256sum "$big" | cut -d' ' -f1)
+	for r in nimbus docker-registry; do
+		push "$r" "$big" >> "$tmp/push.$r"
+	done
+	for r in nimbus docker-registry; do
+		pull "$r" "$digest"
+	done
+done
+
+head -c 1024 /dev/urandom > "$tmp/small"
+small=sha256:$(sha256sum "$tmp/small" | cut -d' ' -f1)
+for r in nimbus docker-registry; do
+	push "$r" "$tmp/small" > /dev/null
+done
+for ((i = 0; i < 2; i++)); do
+	for r in nimbus docker-registry; do
+		mapfile -t args < <(auth "$r")
+		# shellcheck disable=SC2086
+		wrk $WRK_ARGS "${args[@]}" "$(base "$r")/v2/acme/bench/blobs/$small" > "$tmp/wrk.$r" 2>&1
+		if grep -q 'Non-2xx' "$tmp/wrk.$r"; then
+			echo "registry: $r answered errors" >&2
+			cat "$tmp/wrk.$r" >&2
+			exit 1
+		fi
+		awk '/^Requests\/sec:/ { printf "%d\n", $2 }' "$tmp/wrk.$r" >> "$tmp/gets.$r"
+	done
+done
+
+declare -A push_s pull_s pull_cpu gets
+for r in nimbus docker-registry; do
+	push_s[$r]=$(least < "$tmp/push.$r")
+	pull_s[$r]=$(least < "$tmp/pull.$r")
+	pull_cpu[$r]=$(least < "$tmp/pullcpu.$r")
+	gets[$r]=$(most < "$tmp/gets.$r")
+done
+
+mbs() {
+	awk -v s="$1" -v m="$MIB" 'BEGIN { printf "%.0f", m / s }'
+}
+
+echo "registry: $MIB MiB blob, best of $RUNS; small GETs: 1 KiB blob, wrk $WRK_ARGS; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  %-16s %12s %12s %22s %14s\n' "" "push MiB/s" "pull MiB/s" "pull MiB/server CPU s" "small GETs/s"
+for r in nimbus docker-registry; do
+	printf '  %-16s %12s %12s %22s %14s\n' "$r" "$(mbs "${push_s[$r]}")" "$(mbs "${pull_s[$r]}")" \
+		"$(mbs "${pull_cpu[$r]}")" "${gets[$r]}"
+done
+awk -v pn="${push_s[nimbus]}" -v pd="${push_s[docker-registry]}" -v ln="${pull_s[nimbus]}" \
+    -v ld="${pull_s[docker-registry]}" -v cn="${pull_cpu[nimbus]}" -v cd="${pull_cpu[docker-registry]}" \
+    -v gn="${gets[nimbus]}" -v gd="${gets[docker-registry]}" 'BEGIN {
+	printf "  ratio nimbus/docker-registry: push %.2f (target >= 1.0); pull %.2f per server CPU second (>= 1.5), %.2f by the clock; small GETs %.2f (>= 1.5)\n",
+		pd / pn, cd / cn, ld / ln, gn / gd
+}'
