@@ -75,7 +75,7 @@ int vm_record_from_json(struct vm_record *r, json_t *doc)
 	r->id = str_field(doc, "id");
 	if (!json_is_object(doc) || !r->id || !vm_id_valid(r->id)) {
 		vm_record_release(r);
-		return fail(EXIT_FAIL, "not a VM record: no valid id");
+		return fail(EXIT_FAIL, "no valid VM id");
 	}
 	r->state = str_field(doc, "state");
 	r->job = str_field(doc, "job");
@@ -94,15 +94,8 @@ int vm_record_from_json(struct vm_record *r, json_t *doc)
 	r->runner_scope = str_field(doc, "runner_scope");
 	r->runner_id = int_field(doc, "runner_id", 0);
 	if (r->pid < 0 || r->fence < 0) {
-		struct strbuf msg = STRBUF_INIT;
-
-		int rc;
-
-		strbuf_addf(&msg, "VM record %s: negative pid or fence", r->id);
 		vm_record_release(r);
-		rc = fail(EXIT_FAIL, "%s", msg.buf);
-		strbuf_release(&msg);
-		return rc;
+		return fail(EXIT_FAIL, "a negative pid or fence");
 	}
 	return 0;
 }
@@ -122,7 +115,13 @@ int vm_record_load(const char *id, struct vm_record *r)
 		rc = fail_errno(errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL, "no record of VM %s", id);
 	else if (!(doc = json_loadb(sb.buf, sb.len, JSON_REJECT_DUPLICATES, &jerr)))
 		rc = fail(EXIT_FAIL, "%s: %s", path.buf, jerr.text);
-	else if (!(rc = vm_record_from_json(r, doc)) && strcmp(r->id, id)) {
+	else if ((rc = vm_record_from_json(r, doc))) {
+		/* fail() reuses the buffer of fail_message() */
+		char *why = xstrdup(fail_message());
+
+		rc = fail(EXIT_FAIL, "%s: %s", path.buf, why);
+		free(why);
+	} else if (strcmp(r->id, id)) {
 		rc = fail(EXIT_FAIL, "%s records VM %s", path.buf, r->id);
 		vm_record_release(r);
 	}
@@ -228,7 +227,7 @@ int vm_record_list(struct vm_record **out, size_t *nr)
 		if (rc) {
 			/* gone since readdir (a teardown): not a VM any more */
 			if (rc != -EXIT_NOTFOUND)
-				warning("skipping the record of %s: %s", id, fail_message());
+				warning("skipping %s", fail_message());
 			continue;
 		}
 		ALLOC_GROW(*out, *nr + 1, alloc);
@@ -275,23 +274,32 @@ void vm_unlock(int fd)
 	close(fd);
 }
 
+bool vm_cmdline_is(const char *cmdline, size_t len, const char *id)
+{
+	const char *end = cmdline + len, *prev = "";
+
+	for (const char *a = cmdline; a < end; a += strnlen(a, end - a) + 1) {
+		const char *v;
+		size_t n = strnlen(a, end - a);
+
+		/* the last argument may lack its NUL */
+		if (a + n == end)
+			break;
+		if ((skip_prefix(a, "--id=", &v) && !strcmp(v, id)) ||
+		    (!strcmp(prev, "--id") && !strcmp(a, id)))
+			return true;
+		prev = a;
+	}
+	return false;
+}
+
 bool vm_process_is(pid_t pid, const char *id)
 {
 	struct strbuf path = STRBUF_INIT, cmd = STRBUF_INIT;
-	bool found = false;
+	bool found;
 
 	strbuf_addf(&path, "/proc/%d/cmdline", (int)pid);
-	if (!strbuf_read_file(&cmd, path.buf, 1 << 16)) {
-		const char *end = cmd.buf + cmd.len, *prev = "";
-
-		for (const char *a = cmd.buf; a < end && !found; a += strlen(a) + 1) {
-			const char *v;
-
-			found = (skip_prefix(a, "--id=", &v) && !strcmp(v, id)) ||
-				(!strcmp(prev, "--id") && !strcmp(a, id));
-			prev = a;
-		}
-	}
+	found = !strbuf_read_file(&cmd, path.buf, 1 << 16) && vm_cmdline_is(cmd.buf, cmd.len, id);
 	strbuf_release(&path);
 	strbuf_release(&cmd);
 	return found;

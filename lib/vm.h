@@ -87,7 +87,13 @@ void vm_record_list_free(struct vm_record *v, size_t nr);
 int vm_lock(void);
 void vm_unlock(int fd);
 
-/* Whether the process pid is the Firecracker (or jailer) of VM id, from its command line. */
+/*
+ * Whether a command line (NUL-separated, as /proc/PID/cmdline: anyone's
+ * process may write anything there) is VM id's Firecracker or jailer:
+ * "--id ID" or "--id=ID" among its arguments.
+ */
+bool vm_cmdline_is(const char *cmdline, size_t len, const char *id);
+/* The same, of the process pid. */
 bool vm_process_is(pid_t pid, const char *id);
 
 #endif
