@@ -640,6 +640,22 @@ static bool is_vm_process(struct audit *a, pid_t pid, const char *id, struct str
 	return yes;
 }
 
+/*
+ * Whether the root of pid is dir. Not by the name /proc/PID/root reads
+ * as: the jailer pivots into the jail in a mount namespace of its own,
+ * from where the jail is "/". The directory itself is the same.
+ */
+static bool root_is(const struct audit *a, pid_t pid, const char *dir)
+{
+	char *path = xstrfmt("%s/proc/%d/root", a->root, (int)pid);
+	struct stat root, want;
+	bool yes = !stat(path, &root) && !stat(dir, &want) && root.st_dev == want.st_dev &&
+		   root.st_ino == want.st_ino;
+
+	free(path);
+	return yes;
+}
+
 static void check_jail(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
 	char *path = xstrfmt("/proc/%d/root", (int)vm->pid), *want;
@@ -651,7 +667,7 @@ static void check_jail(struct audit *a, const struct vm_record *vm, struct strbu
 		return;
 	}
 	want = xstrfmt("%s/root", vm->jail);
-	if (strcmp(sb->buf, want))
+	if (!root_is(a, vm->pid, want))
 		audit_report(a, vm->id, "jail", AUDIT_FAIL, "its root is %s, not %s",
 			     sb->len ? sb->buf : "unknown", want);
 	else
