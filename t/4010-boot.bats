@@ -53,6 +53,8 @@ check_objects() {
 	[ "$(readlink "/proc/$pid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]
 	[ "$(readlink "/proc/$pid/ns/net")" = "net:[$(stat -L -c %i "$T/netns/$id")]" ]
 	! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- --no-seccomp
+	# started as the jailer starts it: reap and audit find it by "--id ID"
+	tr '\0' '\n' <"/proc/$pid/cmdline" | grep -A1 -x -- --id | grep -qx "$id"
 
 	# each fc_vcpu thread on its CPU, every thread on the VM's set
 	cpu=$(rec "$id" cpus)
@@ -138,6 +140,22 @@ check_objects() {
 
 @test "a boot creates the documented objects, with their names and values; vm stop removes them" {
 	for_each_store check_objects
+}
+
+@test "nimbus audit finds a booted VM as it should be: jailed, its own namespaces and uid, filtered" {
+	local id check
+	boot
+	assert_success
+	id=$output
+	run --separate-stderr nimbus audit --vm "$id" --json
+	for check in user jail pid_ns net_ns no_new_privs seccomp cgroup tap rootfs; do
+		[ "$(jq -r --arg c "$check" '.[] | select(.check == $c) | .status' <<<"$output")" = pass ] ||
+			fail "$check: $(jq -c --arg c "$check" '.[] | select(.check == $c)' <<<"$output")"
+	done
+	# no capability held; the jailer leaves the bounding set as it found it
+	[[ $(jq -r '.[] | select(.check == "capabilities") | .reason' <<<"$output") == "none"* ]]
+	nimbus vm stop "$id" --fence "$FENCE" >/dev/null
+	assert_no_leftovers
 }
 
 @test "the VM id alone on stdout; vm stop kills a guest that ignores Ctrl-Alt-Del" {
