@@ -628,50 +628,41 @@ static void read_link(const struct audit *a, const char *path, struct strbuf *ou
 	free(full);
 }
 
-/* Whether pid is VM id's Firecracker (not a process that took its pid since). */
-static bool is_vm_process(struct audit *a, pid_t pid, const char *id, struct strbuf *sb)
-{
-	char *path = xstrfmt("/proc/%d/cmdline", (int)pid);
-	bool yes = false;
-
-	if (!read_under(a, path, sb))
-		yes = vm_cmdline_is(sb->buf, sb->len, id);
-	free(path);
-	return yes;
-}
-
 /*
- * Whether the root of pid is dir. Not by the name /proc/PID/root reads
- * as: the jailer pivots into the jail in a mount namespace of its own,
- * from where the jail is "/". The directory itself is the same.
+ * Whether the pid of vm is its Firecracker (not a process that took its
+ * pid since): rooted in its jail, or named for it on its command line.
  */
-static bool root_is(const struct audit *a, pid_t pid, const char *dir)
+static bool is_vm_process(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
-	char *path = xstrfmt("%s/proc/%d/root", a->root, (int)pid);
-	struct stat root, want;
-	bool yes = !stat(path, &root) && !stat(dir, &want) && root.st_dev == want.st_dev &&
-		   root.st_ino == want.st_ino;
+	char *path = xstrfmt("/proc/%d/cmdline", (int)vm->pid);
+	char *root = xstrfmt("%s/proc/%d/root", a->root, (int)vm->pid);
+	bool yes = (vm->jail && vm_root_is(root, vm->jail)) ||
+		   (!read_under(a, path, sb) && vm_cmdline_is(sb->buf, sb->len, vm->id));
 
 	free(path);
+	free(root);
 	return yes;
 }
 
 static void check_jail(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
-	char *path = xstrfmt("/proc/%d/root", (int)vm->pid), *want;
+	char *link, *path, *want;
 
-	read_link(a, path, sb);
-	free(path);
 	if (!vm->jail) {
 		audit_report(a, vm->id, "jail", AUDIT_FAIL, "its record names no jail");
 		return;
 	}
+	link = xstrfmt("/proc/%d/root", (int)vm->pid);
+	path = xstrfmt("%s%s", a->root, link);
 	want = xstrfmt("%s/root", vm->jail);
-	if (!root_is(a, vm->pid, want))
+	read_link(a, link, sb);
+	if (!vm_root_is(path, vm->jail))
 		audit_report(a, vm->id, "jail", AUDIT_FAIL, "its root is %s, not %s",
 			     sb->len ? sb->buf : "unknown", want);
 	else
 		audit_report(a, vm->id, "jail", AUDIT_PASS, "chrooted in %s", want);
+	free(link);
+	free(path);
 	free(want);
 }
 
@@ -883,7 +874,7 @@ void audit_vm(struct audit *a, const struct vm_record *vm, const struct vm_recor
 
 	if (vm->pid <= 0) {
 		audit_report(a, vm->id, "process", AUDIT_WARN, "not started yet");
-	} else if (!is_vm_process(a, vm->pid, vm->id, &sb) || read_under(a, path, &sb)) {
+	} else if (!is_vm_process(a, vm, &sb) || read_under(a, path, &sb)) {
 		audit_report(a, vm->id, "process", AUDIT_WARN, "pid %d is gone: reap it", (int)vm->pid);
 	} else {
 		check_vm_user(a, vm, sb.buf, others, nr);

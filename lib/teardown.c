@@ -184,7 +184,7 @@ static void kill_vm(struct step *s)
 	fd = pidfd_open(pid, 0);
 	if (fd < 0)
 		return;
-	if (!vm_process_is(pid, s->vm->id)) {
+	if (!vm_process_of(pid, s->vm->id, s->vm->jail)) {
 		close(fd);
 		return;
 	}

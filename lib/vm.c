@@ -304,3 +304,23 @@ bool vm_process_is(pid_t pid, const char *id)
 	strbuf_release(&cmd);
 	return found;
 }
+
+bool vm_root_is(const char *proc_root, const char *jail)
+{
+	char *dir = xstrfmt("%s/root", jail);
+	struct stat root, want;
+	bool yes = !stat(proc_root, &root) && !stat(dir, &want) && root.st_dev == want.st_dev &&
+		   root.st_ino == want.st_ino;
+
+	free(dir);
+	return yes;
+}
+
+bool vm_process_of(pid_t pid, const char *id, const char *jail)
+{
+	char *root = xstrfmt("/proc/%d/root", (int)pid);
+	bool yes = (jail && vm_root_is(root, jail)) || vm_process_is(pid, id);
+
+	free(root);
+	return yes;
+}

@@ -95,5 +95,17 @@ void vm_unlock(int fd);
 bool vm_cmdline_is(const char *cmdline, size_t len, const char *id);
 /* The same, of the process pid. */
 bool vm_process_is(pid_t pid, const char *id);
+/*
+ * Whether proc_root, a /proc/PID/root (under any prefix), is <jail>/root.
+ * By the directory, not by the name the link reads as: the jailer pivots
+ * into the jail in a mount namespace of its own, from where it is "/".
+ */
+bool vm_root_is(const char *proc_root, const char *jail);
+/*
+ * Whether pid is VM id's Firecracker: its root is <jail>/root (a jailed
+ * process cannot change that, while it can rewrite its command line),
+ * or its command line names id. jail may be NULL.
+ */
+bool vm_process_of(pid_t pid, const char *id, const char *jail);
 
 #endif

@@ -158,6 +158,23 @@ check_objects() {
 	assert_no_leftovers
 }
 
+@test "a Firecracker that blanked its command line is still known by its jail, and stopped" {
+	local id pid
+	echo fc-hide >"$T/fail"
+	boot
+	assert_success
+	id=$output
+	pid=$(rec "$id" pid)
+	wait_for 50 sh -c "! tr -d '\\0' </proc/$pid/cmdline | grep -q ."
+	[ "$(nimbus vm list --json | jq -r '.[0].alive')" = true ]
+	run --separate-stderr nimbus audit --vm "$id" --json
+	[ "$(jq -r '.[] | select(.check == "jail") | .status' <<<"$output")" = pass ]
+	run --separate-stderr nimbus vm stop "$id" --fence "$FENCE" --timeout 0
+	assert_success
+	assert_line --index 0 "killed $id pid $pid"
+	assert_no_leftovers
+}
+
 @test "the VM id alone on stdout; vm stop kills a guest that ignores Ctrl-Alt-Del" {
 	local id
 	echo fc-ctrl-alt-del >"$T/fail"

@@ -147,6 +147,25 @@ static void test_cmdlines(void)
 	   "a cut command line, an empty one");
 }
 
+/* A VM's process by its jail: this process, whose root is "/", in a jail whose root/ is "/". */
+static void test_process(void)
+{
+	struct strbuf jail = STRBUF_INIT, root = STRBUF_INIT;
+	const char *id = "nimbus-0a1b2c3d";
+
+	strbuf_addf(&jail, "%s/jail", tmp);
+	strbuf_addf(&root, "%s/root", jail.buf);
+	if (mkdir_p(jail.buf, 0700) || symlink("/", root.buf))
+		die_errno("cannot make %s", root.buf);
+	ok(vm_process_of(getpid(), id, jail.buf), "rooted in the jail: the VM's");
+	if (unlink(root.buf) || mkdir(root.buf, 0700))
+		die_errno("cannot make %s", root.buf);
+	ok(!vm_process_of(getpid(), id, jail.buf) && !vm_process_of(getpid(), id, NULL),
+	   "rooted elsewhere, not named for it: not the VM's");
+	strbuf_release(&jail);
+	strbuf_release(&root);
+}
+
 static int from_text(const char *text, struct vm_record *r)
 {
 	return vm_record_from_json(r, json_loads(text, 0, NULL));
@@ -254,6 +273,7 @@ int main(void)
 	test_values();
 	test_ids();
 	test_cmdlines();
+	test_process();
 	test_records();
 	test_teardown();
 	strbuf_reset(&sb);
