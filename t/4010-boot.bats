@@ -245,6 +245,27 @@ check_objects() {
 	[ "$(jq -r .uid <<<"$output")" = 3000000 ]
 }
 
+@test "cgroup v2 where the unified hierarchy has the controllers: the plan" {
+	local unified
+	unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[ -n "$unified" ] || skip "no cgroup2 mount"
+	# here the unified hierarchy has hugetlb at most, and the controllers
+	# cannot move while the v1 hierarchies hold them: in a mount namespace
+	# of its own, boot reads that it has all four
+	echo "cpuset cpu io memory hugetlb pids" >"$T/controllers"
+	run --separate-stderr unshare -m sh -c "mount --bind $T/controllers $unified/cgroup.controllers &&
+		exec $NIMBUS boot --job j1 --fence $FENCE --cpu-quota 150 --dry-run --json"
+	assert_success
+	[ "$(jq -r .cgroup_version <<<"$output")" = 2 ]
+	[ "$(jq -r '.cgroups | join(" ")' <<<"$output")" = "$unified/$BOOT_CGROUP/$(jq -r .id <<<"$output")" ]
+	[ "$(jq -r '.cgroup_values | join(",")' <<<"$output")" = \
+		"cpuset.cpus=0,cpuset.mems=0,cpu.max=150000 100000,memory.max=$(((128 + 64) << 20)),pids.max=128" ]
+	jq -e '.jailer | index("--cgroup-version") as $i | .[$i + 1] == "2"' <<<"$output" >/dev/null
+	# outside, what this host offers
+	run --separate-stderr nimbus boot --job j1 --fence "$FENCE" --dry-run --json
+	[ "$(jq -r .cgroup_version <<<"$output")" = "$(nimbus host topology --json | jq -r .cgroup.version)" ]
+}
+
 @test "without root: exit 8; without a usable KVM: exit 6; both before anything else" {
 	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env NIMBUS_CONFIG=/dev/null "$NIMBUS" boot --job j1 --fence "$FENCE"
