@@ -74,6 +74,9 @@ check_objects() {
 	assert_output --partial "master nimbus${hex}b"
 	run nsenter --net="$T/netns/$id" ip -d link show "nimbus${hex}n"
 	assert_output --partial "master nimbus${hex}b"
+	# and nothing else in the namespace
+	[ "$(nsenter --net="$T/netns/$id" ip -o link show | cut -d: -f2 | cut -d@ -f1 | sort | tr -d ' ' | tr '\n' ' ')" = \
+		"lo $id nimbus${hex}b nimbus${hex}n " ]
 	run ip -d link show "nimbus${hex}h"
 	assert_success
 	assert_output --partial "veth"
