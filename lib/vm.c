@@ -278,12 +278,11 @@ bool vm_cmdline_is(const char *cmdline, size_t len, const char *id)
 {
 	const char *end = cmdline + len, *prev = "";
 
-	for (const char *a = cmdline; a < end; a += strnlen(a, end - a) + 1) {
+	for (const char *a = cmdline; a < end; a += strlen(a) + 1) {
 		const char *v;
-		size_t n = strnlen(a, end - a);
 
-		/* the last argument may lack its NUL */
-		if (a + n == end)
+		/* a last argument without its NUL may have been cut short */
+		if (!memchr(a, '\0', end - a))
 			break;
 		if ((skip_prefix(a, "--id=", &v) && !strcmp(v, id)) ||
 		    (!strcmp(prev, "--id") && !strcmp(a, id)))
