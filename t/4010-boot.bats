@@ -158,6 +158,15 @@ check_objects() {
 	# no capability held; the jailer leaves the bounding set as it found it
 	[[ $(jq -r '.[] | select(.check == "capabilities") | .reason' <<<"$output") == "none"* ]]
 	nimbus vm stop "$id" --fence "$FENCE" >/dev/null
+	# a Firecracker without its seccomp filters is caught
+	echo fc-seccomp >"$T/fail"
+	boot --cpus 0
+	assert_success
+	id=$output
+	run --separate-stderr nimbus audit --vm "$id" --json
+	assert_status 3
+	[[ $(jq -r '.[] | select(.check == "seccomp") | .status + " " + .reason' <<<"$output") == "fail not filtering on thread"* ]]
+	nimbus vm stop "$id" --fence "$FENCE" >/dev/null
 	assert_no_leftovers
 }
 
