@@ -31,7 +31,9 @@ teardown() {
 		wait "$VM_PID" 2>/dev/null || true
 	fi
 	for d in "${CGROUPS[@]}"; do
-		rmdir "$d" "${d%/*}" 2>/dev/null || true
+		# a killed task leaves its memory and pids cgroups a moment later
+		wait_for 50 rmdir "$d" || true
+		rmdir "${d%/*}" 2>/dev/null || true
 	done
 	[ -z "$NETNS" ] || ip netns delete "$NETNS" 2>/dev/null || true
 }
