@@ -15,11 +15,14 @@ struct cmd_struct {
 /* The one list of commands: help, the completions and the docs read it. */
 static const struct cmd_struct commands[] = {
 	{ "audit", cmd_audit, "check the security posture of this host, its services and VMs" },
+	{ "boot", cmd_boot, "boot a VM for a job under the jailer" },
 	{ "cache", cmd_cache, "serve and collect the build cache" },
 	{ "config", cmd_config, "show the effective configuration" },
 	{ "db", cmd_db, "migrate the store and show its schema version" },
+	{ "fc", cmd_fc, "print Firecracker configuration files" },
 	{ "github", cmd_github, "installation tokens, runners and the breaker of the GitHub API" },
 	{ "help", cmd_help, "show the commands, or a command's usage" },
+	{ "host", cmd_host, "show the host's CPUs, NUMA nodes, KVM and cgroups" },
 	{ "job", cmd_job, "queue, claim and finish jobs" },
 	{ "key", cmd_key, "rotate, list, publish and retire signing keys" },
 	{ "lease", cmd_lease, "acquire, renew, release and hold job leases" },
@@ -29,8 +32,10 @@ static const struct cmd_struct commands[] = {
 	{ "registry", cmd_registry, "serve the OCI registry; quotas, robots and gc" },
 	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },
 	{ "serve", cmd_serve, "run the HTTP services" },
+	{ "snapshot", cmd_snapshot, "snapshot a running VM" },
 	{ "token", cmd_token, "mint and verify scoped tokens" },
 	{ "verify", cmd_verify, "check a rootfs against its address or manifest" },
+	{ "vm", cmd_vm, "list and stop this host's VMs" },
 	{ "webhook", cmd_webhook, "receive, sign and verify webhooks, once each" },
 };
 

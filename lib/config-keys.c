@@ -1,6 +1,9 @@
 #include "common.h"
+#include "boot.h"
+#include "cgroup.h"
 #include "clickhouse.h"
 #include "config.h"
+#include "cpulist.h"
 #include "github.h"
 #include "job.h"
 #include "netaddr.h"
@@ -204,6 +207,43 @@ static int check_labels(const char *v, struct strbuf *err)
 	return check_list(v, is_label, "a label", err);
 }
 
+static int check_cpu_list(const char *v, struct strbuf *err)
+{
+	struct cpuset set;
+
+	if (!cpulist_parse(v, &set))
+		return 0;
+	strbuf_addstr(err, "wants a CPU list such as 2-7,10");
+	return -1;
+}
+
+static int check_uid_range(const char *v, struct strbuf *err)
+{
+	int64_t lo, hi;
+
+	if (!uid_range_parse(v, &lo, &hi))
+		return 0;
+	strbuf_addstr(err, "wants FIRST-LAST, two ids above 0");
+	return -1;
+}
+
+static int check_cgroup_parent(const char *v, struct strbuf *err)
+{
+	if (cgroup_parent_valid(v))
+		return 0;
+	strbuf_addstr(err, "wants a relative path of [A-Za-z0-9._-] names");
+	return -1;
+}
+
+/* A link name as Linux takes it: 1 to 15 bytes, no '/', blank or ':'. */
+static int check_link_name(const char *v, struct strbuf *err)
+{
+	if (!*v || (strlen(v) < 16 && !strpbrk(v, "/: \t\n") && strcmp(v, ".") && strcmp(v, "..")))
+		return 0;
+	strbuf_addstr(err, "wants a link name of at most 15 characters");
+	return -1;
+}
+
 /* Job labels (job.h), at least one: an empty list would take every job. */
 static int check_job_labels(const char *v, struct strbuf *err)
 {
@@ -291,6 +331,58 @@ const struct cfg_key cfg_keys[] = {
 	  .check = check_absolute, .help = "per-boot state: VM records, sockets" },
 	{ .name = "core.state_dir", .type = CFG_PATH, .def_fn = default_state_dir,
 	  .check = check_absolute, .help = "durable state" },
+	{ .name = "firecracker.binary", .type = CFG_PATH, .def = "/usr/bin/firecracker",
+	  .check = check_absolute, .help = "the Firecracker binary the jailer copies into each jail" },
+	{ .name = "firecracker.boot_args", .type = CFG_STRING,
+	  .help = "kernel arguments appended to the defaults" },
+	{ .name = "firecracker.bridge", .type = CFG_STRING, .check = check_link_name,
+	  .help = "host bridge for the host end of each VM's veth pair (empty: none)" },
+	{ .name = "firecracker.chroot_base", .type = CFG_PATH, .def = "/srv/jailer",
+	  .check = check_absolute, .help = "where the jailer builds the jails" },
+	{ .name = "firecracker.console", .type = CFG_BOOL, .def = "false",
+	  .help = "give VMs a serial console (slower boots)" },
+	{ .name = "firecracker.cpu_pool", .type = CFG_STRING, .check = check_cpu_list,
+	  .help = "CPUs given to VMs (empty: the isolated CPUs, else every online CPU)" },
+	{ .name = "firecracker.cpu_quota", .type = CFG_INT, .def = "0", .min = 0, .max = 100000,
+	  .help = "CPU quota of a VM in percent of one CPU (0: 100 per CPU of the VM)" },
+	{ .name = "firecracker.huge_pages", .type = CFG_BOOL, .def = "false",
+	  .help = "back guest memory with 2 MiB huge pages" },
+	{ .name = "firecracker.io_engine", .type = CFG_ENUM, .def = "Sync", .choices = "Sync|Async",
+	  .help = "block device I/O engine" },
+	{ .name = "firecracker.jailer", .type = CFG_PATH, .def = "/usr/bin/jailer",
+	  .check = check_absolute, .help = "the jailer binary" },
+	{ .name = "firecracker.kernel", .type = CFG_PATH,
+	  .help = "default guest kernel (uncompressed vmlinux)" },
+	{ .name = "firecracker.kvm_device", .type = CFG_PATH, .def = "/dev/kvm",
+	  .check = check_absolute, .help = "the KVM device boot checks for" },
+	{ .name = "firecracker.log_max", .type = CFG_SIZE, .def = "16M",
+	  .help = "room for a VM's logs and metrics beyond its memory size (RLIMIT_FSIZE)" },
+	{ .name = "firecracker.mem_mib", .type = CFG_INT, .def = "1024", .min = 32, .max = 1048576,
+	  .help = "default guest memory in MiB" },
+	{ .name = "firecracker.mem_overhead", .type = CFG_SIZE, .def = "64M",
+	  .help = "memory limit of a VM beyond its guest memory" },
+	{ .name = "firecracker.netns_dir", .type = CFG_PATH, .def = "/run/netns",
+	  .check = check_absolute, .help = "where network namespaces are mounted" },
+	{ .name = "firecracker.network", .type = CFG_ENUM, .def = "veth", .choices = "veth|none",
+	  .help = "veth: a tap bridged to a veth pair; none: an isolated tap" },
+	{ .name = "firecracker.parent_cgroup", .type = CFG_STRING, .def = "firecracker",
+	  .check = check_cgroup_parent, .help = "the cgroup under which VMs' cgroups are made" },
+	{ .name = "firecracker.pids_max", .type = CFG_INT, .def = "128", .min = 16, .max = 65536,
+	  .help = "tasks a VM's Firecracker may have" },
+	{ .name = "firecracker.rootfs", .type = CFG_PATH,
+	  .help = "default root filesystem image" },
+	{ .name = "firecracker.seccomp_filter", .type = CFG_PATH,
+	  .help = "a custom seccomp filter for Firecracker (empty: its built-in filters)" },
+	{ .name = "firecracker.start_timeout", .type = CFG_SECONDS, .def = "10", .min = 1, .max = 600,
+	  .help = "how long boot waits for the jailer, the socket, the start and the vCPUs" },
+	{ .name = "firecracker.stop_timeout", .type = CFG_SECONDS, .def = "10", .min = 0, .max = 3600,
+	  .help = "how long vm stop waits for a guest to shut down before killing it" },
+	{ .name = "firecracker.sysfs", .type = CFG_PATH, .def = "/sys", .check = check_absolute,
+	  .help = "where the CPU and NUMA topology is read (tests)" },
+	{ .name = "firecracker.uid_range", .type = CFG_STRING, .def = "3000000-3065535",
+	  .check = check_uid_range, .help = "uids (and gids) given to VMs, one each" },
+	{ .name = "firecracker.vcpus", .type = CFG_INT, .def = "2", .min = 1, .max = 32,
+	  .help = "default vCPUs of a VM" },
 	{ .name = "github.api_url", .type = CFG_URL, .def = "https://api.github.com",
 	  .check = check_github_url, .help = "the GitHub API (GitHub Enterprise Server: .../api/v3)" },
 	{ .name = "github.app_id", .type = CFG_STRING, .check = check_app_id,

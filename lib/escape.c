@@ -133,3 +133,16 @@ void strbuf_add_urlencoded(struct strbuf *sb, const char *s, size_t len)
 		}
 	}
 }
+
+void strbuf_add_mount_path(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			strbuf_addch(sb, (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			strbuf_addch(sb, *s);
+		}
+	}
+}

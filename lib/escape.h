@@ -15,4 +15,7 @@ void hex_encode(char *out, const void *in, size_t len);
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
 size_t utf8_seq_len(const unsigned char *s, size_t avail);
 
+/* Append a path from /proc/mounts or mountinfo, undoing their \ooo escapes of blanks. */
+void strbuf_add_mount_path(struct strbuf *sb, const char *s);
+
 #endif

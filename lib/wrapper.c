@@ -155,6 +155,23 @@ int read_secret_file(const char *path, size_t max, struct strbuf *out)
 	return rc;
 }
 
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+
+	for (char *slash = strchr(p + 1, '/'); !rc && slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(p, mode) && errno != EEXIST)
+			rc = -1;
+		*slash = '/';
+	}
+	if (!rc && mkdir(p, mode) && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
 void free_secret(void *p, size_t len)
 {
 	if (!p)

@@ -37,6 +37,12 @@ int read_secret_file(const char *path, size_t max, struct strbuf *out);
 /* mkdir -p, each new directory 0700: 0, or a fail() code. */
 int mkdir_parents(const char *path);
 
+/*
+ * mkdir -p: create path and the directories above it that are missing,
+ * each with mode. 0, or -1 with errno.
+ */
+int mkdir_p(const char *path, mode_t mode);
+
 /* Zero memory that held a secret and free it. */
 void free_secret(void *p, size_t len);
 void free_secret_str(char *s);
@@ -55,6 +61,15 @@ static inline bool skip_prefix(const char *s, const char *prefix, const char **o
 		return false;
 	*out = s + n;
 	return true;
+}
+
+/* Whether s is one of the strings of the NULL-terminated list. */
+static inline bool str_in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
 }
 
 static inline bool ends_with(const char *s, const char *suffix)

@@ -1,0 +1,456 @@
+#include "common.h"
+#include "cgroup.h"
+#include "config.h"
+#include "escape.h"
+#include "github.h"
+#include "job.h"
+#include "netns.h"
+#include "output.h"
+#include "parse-num.h"
+#include "teardown.h"
+
+#include <dirent.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+
+struct teardown {
+	struct store *st;
+	bool own_st;
+	struct github *gh;
+	int gh_rc;			/* why there is no client, once asked */
+	unsigned flags;
+};
+
+struct teardown *teardown_new(struct store *st, unsigned flags)
+{
+	struct teardown *td = xcalloc(1, sizeof(*td));
+
+	td->st = st;
+	td->flags = flags;
+	return td;
+}
+
+void teardown_free(struct teardown *td)
+{
+	if (!td)
+		return;
+	github_close(td->gh);
+	if (td->own_st)
+		store_close(td->st);
+	free(td);
+}
+
+void teardown_vm_of_record(struct teardown_vm *vm, const struct vm_record *r)
+{
+	*vm = (struct teardown_vm){
+		.id = r->id, .pid = r->pid, .jail = r->jail, .netns = r->netns,
+		.links = &r->links, .cgroups = &r->cgroups,
+		.runner_scope = r->runner_scope, .runner_id = r->runner_id,
+		.record = true, .job = r->job, .fence = r->fence,
+	};
+}
+
+void teardown_actions_release(struct teardown_actions *a)
+{
+	for (size_t i = 0; i < a->nr; i++) {
+		free(a->v[i].vm);
+		free(a->v[i].object);
+		free(a->v[i].error);
+	}
+	free(a->v);
+	*a = (struct teardown_actions)TEARDOWN_ACTIONS_INIT;
+}
+
+void teardown_action_text(struct strbuf *sb, const struct teardown_action *a)
+{
+	if (a->rc)
+		strbuf_addf(sb, "cannot %s %s: %s", a->verb, a->object, a->error);
+	else
+		strbuf_addf(sb, "%s %s", a->verb, a->object);
+}
+
+json_t *teardown_action_json(const struct teardown_action *a)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:o}", "vm", a->vm, "action", a->verb,
+			 "object", a->object, "ok", !a->rc,
+			 "error", a->rc ? xjson_string(a->error) : json_null());
+}
+
+/* The two forms of each step's verb: what was done, and what could not be. */
+struct verb {
+	const char *done, *todo;
+};
+static const struct verb KILL = { "killed", "kill" };
+static const struct verb DELETE = { "deleted", "delete" };
+static const struct verb REMOVE = { "removed", "remove" };
+static const struct verb DEREGISTER = { "deregistered", "deregister" };
+static const struct verb FINISH = { "finished", "finish" };
+
+struct step {
+	struct teardown *td;
+	const struct teardown_vm *vm;
+	struct teardown_actions *out;
+	int rc;				/* the first failure */
+};
+
+static void add(struct teardown_actions *out, const char *vm, const char *verb, int rc,
+		const char *fmt, va_list ap)
+{
+	struct teardown_action *a;
+	struct strbuf obj = STRBUF_INIT;
+
+	strbuf_vaddf(&obj, fmt, ap);
+	ALLOC_GROW(out->v, out->nr + 1, out->alloc);
+	a = &out->v[out->nr++];
+	a->vm = xstrdup(vm);
+	a->verb = verb;
+	a->object = strbuf_detach(&obj, NULL);
+	a->rc = rc;
+	a->error = rc ? xstrdup(fail_message()) : NULL;
+}
+
+void teardown_action_add(struct teardown_actions *out, const char *vm, const char *verb,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(out, vm, verb, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Record the outcome of an action on object: rc 0 done, else its failure. */
+static PRINTF(4, 5) void action(struct step *s, const struct verb *verb, int rc,
+				const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(s->out, s->vm->id, rc ? verb->todo : verb->done, rc, fmt, ap);
+	va_end(ap);
+	if (rc && !s->rc)
+		s->rc = rc;
+}
+
+static bool dry(const struct step *s)
+{
+	return s->td->flags & TEARDOWN_DRY_RUN;
+}
+
+/* The pid the jailer wrote to <jail>/root/<exec>.pid, <exec> being the directory above the jail. */
+static pid_t pid_file(const char *jail)
+{
+	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT, exec = STRBUF_INIT;
+	const char *slash;
+	int64_t pid = 0;
+
+	strbuf_add(&exec, jail, strrchr(jail, '/') ? strrchr(jail, '/') - jail : 0);
+	slash = strrchr(exec.buf, '/');
+	strbuf_addf(&path, "%s/root/%s.pid", jail, slash ? slash + 1 : exec.buf);
+	if (strbuf_read_file(&sb, path.buf, 64) >= 0) {
+		strbuf_trim(&sb);
+		if (parse_i64(sb.buf, 1, INT32_MAX, &pid))
+			pid = 0;
+	}
+	strbuf_release(&path);
+	strbuf_release(&sb);
+	strbuf_release(&exec);
+	return pid;
+}
+
+/* Whether the process of pidfd exits within ms. */
+static bool exits(int pidfd, int ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int rc;
+
+	while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	return rc > 0;
+}
+
+static void kill_vm(struct step *s)
+{
+	pid_t pid = s->vm->pid ? s->vm->pid : s->vm->jail ? pid_file(s->vm->jail) : 0;
+	int fd, rc = 0;
+
+	if (!pid)
+		return;
+	/* a pidfd pins the process: what was checked is what is signalled */
+	fd = pidfd_open(pid, 0);
+	if (fd < 0)
+		return;
+	if (!vm_process_of(pid, s->vm->id, s->vm->jail)) {
+		close(fd);
+		return;
+	}
+	if (!dry(s)) {
+		if (pidfd_send_signal(fd, SIGTERM, NULL, 0) && errno != ESRCH)
+			rc = fail_errno(EXIT_PERM, "SIGTERM");
+		else if (!exits(fd, TEARDOWN_KILL_MS) && pidfd_send_signal(fd, SIGKILL, NULL, 0) &&
+			 errno != ESRCH)
+			rc = fail_errno(EXIT_PERM, "SIGKILL");
+		else if (!exits(fd, TEARDOWN_KILL_MS))
+			rc = fail(EXIT_BUSY, "still alive %d s after SIGKILL", TEARDOWN_KILL_MS / 1000);
+	}
+	close(fd);
+	action(s, &KILL, rc, "%s pid %d", s->vm->id, (int)pid);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return !lstat(path, &st);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void delete_link(struct step *s, const char *name)
+{
+	int rc = dry(s) ? 1 : link_delete(name);
+
+	if (rc)
+		action(s, &DELETE, rc < 0 ? rc : 0, "link %s", name);
+}
+
+/*
+ * Delete the links in the namespace at path, before the namespace: its
+ * devices would otherwise go some time after it.
+ */
+static int empty_netns(const char *path)
+{
+	struct strvec links = STRVEC_INIT;
+	int saved, rc = netns_enter(path, &saved);
+
+	if (rc)
+		return rc;
+	rc = link_list(&links);
+	for (size_t i = 0; !rc && i < links.nr; i++) {
+		int deleted = link_delete(links.v[i]);
+
+		if (deleted < 0)
+			rc = deleted;
+	}
+	netns_leave(saved);
+	strvec_clear(&links);
+	return rc;
+}
+
+/*
+ * The host links, then the namespace, said once with its links: a veth
+ * peer in it goes with its host end, or is deleted in it, by timing.
+ */
+static void delete_network(struct step *s)
+{
+	const char *ns = s->vm->netns;
+	int rc;
+
+	for (size_t i = 0; s->vm->links && i < s->vm->links->nr; i++) {
+		const char *name = s->vm->links->v[i];
+
+		if (dry(s) && !if_nametoindex(name))
+			continue;
+		delete_link(s, name);
+	}
+	if (!ns || !exists(ns))
+		return;
+	rc = dry(s) ? 0 : empty_netns(ns);
+	if (rc)
+		action(s, &DELETE, rc, "links in netns %s", base_name(ns));
+	rc = dry(s) ? 1 : netns_delete(ns);
+	if (rc)
+		action(s, &DELETE, rc < 0 ? rc : 0, "netns %s", base_name(ns));
+}
+
+static void remove_cgroups(struct step *s)
+{
+	for (size_t i = 0; s->vm->cgroups && i < s->vm->cgroups->nr; i++) {
+		const char *dir = s->vm->cgroups->v[i];
+		int rc = dry(s) ? exists(dir) : cgroup_remove(dir, TEARDOWN_CGROUP_MS);
+
+		if (rc)
+			action(s, &REMOVE, rc < 0 ? rc : 0, "cgroup %s", dir);
+	}
+}
+
+/* Mount points at or under dir, deepest first. */
+static void mounts_under(const char *dir, struct strvec *out)
+{
+	struct strbuf sb = STRBUF_INIT, mp = STRBUF_INIT;
+	struct strvec lines = STRVEC_INIT;
+	size_t n = strlen(dir);
+
+	if (strbuf_read_file(&sb, "/proc/self/mountinfo", 1 << 24) < 0)
+		return;
+	strvec_split(&lines, sb.buf, '\n');
+	for (size_t i = lines.nr; i-- > 0;) {
+		struct strvec f = STRVEC_INIT;
+
+		strvec_split(&f, lines.v[i], ' ');
+		strbuf_reset(&mp);
+		strbuf_add_mount_path(&mp, f.nr > 4 ? f.v[4] : "");
+		if (!strncmp(mp.buf, dir, n) && (!mp.buf[n] || mp.buf[n] == '/'))
+			strvec_push(out, mp.buf);
+		strvec_clear(&f);
+	}
+	strvec_clear(&lines);
+	strbuf_release(&sb);
+	strbuf_release(&mp);
+}
+
+/* rm -r name under dirfd, without following symbolic links. */
+static int remove_at(int at, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (!unlinkat(at, name, 0) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR)
+		return -1;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (!rc && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = remove_at(fd, de->d_name);
+	closedir(d);
+	if (!rc && unlinkat(at, name, AT_REMOVEDIR) && errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
+static void remove_jail(struct step *s)
+{
+	const char *jail = s->vm->jail;
+	struct strvec mounts = STRVEC_INIT;
+	int rc = 0;
+
+	if (!jail || !exists(jail))
+		return;
+	if (!dry(s)) {
+		mounts_under(jail, &mounts);
+		for (size_t i = 0; !rc && i < mounts.nr; i++)
+			if (umount2(mounts.v[i], MNT_DETACH | UMOUNT_NOFOLLOW) && errno != EINVAL)
+				rc = fail_errno(EXIT_FAIL, "cannot unmount %s", mounts.v[i]);
+		if (!rc && remove_at(AT_FDCWD, jail))
+			rc = fail_errno(errno == EBUSY ? EXIT_BUSY : EXIT_FAIL, "cannot remove");
+	}
+	action(s, &REMOVE, rc, "chroot %s", jail);
+	strvec_clear(&mounts);
+}
+
+static int github(struct teardown *td, struct github **out)
+{
+	if (!td->gh && !td->gh_rc)
+		td->gh_rc = github_open(&td->gh, td->st, NULL);
+	*out = td->gh;
+	return td->gh_rc;
+}
+
+static void deregister_runner(struct step *s)
+{
+	const struct teardown_vm *vm = s->vm;
+	struct github_runner r = GITHUB_RUNNER_INIT;
+	struct github *gh;
+	int rc;
+
+	if ((s->td->flags & TEARDOWN_NO_GITHUB) || !vm->runner_scope || !vm->runner_id ||
+	    !*cfg_str("github.app_id"))
+		return;
+	rc = github(s->td, &gh);
+	if (!rc && dry(s)) {
+		rc = github_runner_get(gh, vm->runner_scope, vm->runner_id, &r);
+		rc = rc == -EXIT_NOTFOUND ? 0 : rc ? rc : 1;
+		github_runner_release(&r);
+	} else if (!rc) {
+		rc = github_runner_deregister(gh, vm->runner_scope, vm->runner_id, 0);
+	}
+	if (rc)
+		action(s, &DEREGISTER, rc < 0 ? rc : 0, "runner %" PRId64 " in %s", vm->runner_id,
+		       vm->runner_scope);
+}
+
+static void remove_record(struct step *s)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	/* kept for the next run to find what is left */
+	if (!s->vm->record || s->rc)
+		return;
+	vm_record_path(&path, s->vm->id);
+	rc = dry(s) ? exists(path.buf) : vm_record_remove(s->vm->id);
+	if (rc)
+		action(s, &REMOVE, rc < 0 ? rc : 0, "record %s", s->vm->id);
+	strbuf_release(&path);
+}
+
+/* Whether fence holds the open job: otherwise someone else owns its outcome. */
+static int job_held(struct store *st, const char *id, int64_t fence)
+{
+	struct job job = JOB_INIT;
+	int rc = job_get(st, id, &job);
+
+	if (!rc)
+		rc = job.state == JOB_CLAIMED && job.lease.fence == fence;
+	job_clear(&job);
+	return rc == -EXIT_NOTFOUND ? 0 : rc;
+}
+
+static void fail_job(struct step *s)
+{
+	struct teardown *td = s->td;
+	int rc = 0;
+
+	if ((td->flags & TEARDOWN_KEEP_JOB) || !s->vm->job || s->vm->fence <= 0)
+		return;
+	if (!td->st) {
+		rc = store_open(&td->st, STORE_MIGRATE);
+		td->own_st = !rc;
+	}
+	if (!rc)
+		rc = job_held(td->st, s->vm->job, s->vm->fence);
+	if (rc > 0 && !dry(s)) {
+		rc = job_finish(td->st, s->vm->job, s->vm->fence, JOB_FAILED, "infrastructure");
+		/* lost or finished meanwhile: not ours to finish any more */
+		if (rc == -EXIT_REJECTED || rc == -EXIT_BUSY || rc == -EXIT_NOTFOUND)
+			return;
+		if (!rc)
+			rc = 1;
+	}
+	if (rc)
+		action(s, &FINISH, rc < 0 ? rc : 0, "job %s as failed (infrastructure)", s->vm->job);
+}
+
+int teardown_vm(struct teardown *td, const struct teardown_vm *vm, struct teardown_actions *out)
+{
+	struct step s = { td, vm, out, 0 };
+
+	if (!vm_id_valid(vm->id))
+		BUG("teardown of '%s', which is not a VM id", vm->id);
+	kill_vm(&s);
+	if (s.rc)
+		return s.rc;
+	delete_network(&s);
+	remove_cgroups(&s);
+	remove_jail(&s);
+	deregister_runner(&s);
+	remove_record(&s);
+	fail_job(&s);
+	return s.rc;
+}
