@@ -7,9 +7,11 @@
 #include "netns.h"
 #include "output.h"
 #include "parse-num.h"
+#include "sandbox.h"
 #include "teardown.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -173,6 +175,17 @@ static bool exits(int pidfd, int ms)
 	return rc > 0;
 }
 
+/* It runs as the VM's uid, not ours. */
+static int signal_vm(int pidfd, int sig)
+{
+	int rc;
+
+	caps_raise(CAP_KILL);
+	rc = pidfd_send_signal(pidfd, sig, NULL, 0);
+	caps_lower(CAP_KILL);
+	return rc;
+}
+
 static void kill_vm(struct step *s)
 {
 	pid_t pid = s->vm->pid ? s->vm->pid : s->vm->jail ? pid_file(s->vm->jail) : 0;
@@ -189,10 +202,9 @@ static void kill_vm(struct step *s)
 		return;
 	}
 	if (!dry(s)) {
-		if (pidfd_send_signal(fd, SIGTERM, NULL, 0) && errno != ESRCH)
+		if (signal_vm(fd, SIGTERM) && errno != ESRCH)
 			rc = fail_errno(EXIT_PERM, "SIGTERM");
-		else if (!exits(fd, TEARDOWN_KILL_MS) && pidfd_send_signal(fd, SIGKILL, NULL, 0) &&
-			 errno != ESRCH)
+		else if (!exits(fd, TEARDOWN_KILL_MS) && signal_vm(fd, SIGKILL) && errno != ESRCH)
 			rc = fail_errno(EXIT_PERM, "SIGKILL");
 		else if (!exits(fd, TEARDOWN_KILL_MS))
 			rc = fail(EXIT_BUSY, "still alive %d s after SIGKILL", TEARDOWN_KILL_MS / 1000);
@@ -344,11 +356,16 @@ static void remove_jail(struct step *s)
 		return;
 	if (!dry(s)) {
 		mounts_under(jail, &mounts);
+		caps_raise(CAP_SYS_ADMIN);
 		for (size_t i = 0; !rc && i < mounts.nr; i++)
 			if (umount2(mounts.v[i], MNT_DETACH | UMOUNT_NOFOLLOW) && errno != EINVAL)
 				rc = fail_errno(EXIT_FAIL, "cannot unmount %s", mounts.v[i]);
+		caps_lower(CAP_SYS_ADMIN);
+		/* root/ and what is in it are the VM's uid's */
+		caps_raise(CAP_DAC_OVERRIDE);
 		if (!rc && remove_at(AT_FDCWD, jail))
 			rc = fail_errno(errno == EBUSY ? EXIT_BUSY : EXIT_FAIL, "cannot remove");
+		caps_lower(CAP_DAC_OVERRIDE);
 	}
 	action(s, &REMOVE, rc, "chroot %s", jail);
 	strvec_clear(&mounts);
