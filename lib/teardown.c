@@ -8,6 +8,7 @@
 #include "output.h"
 #include "parse-num.h"
 #include "teardown.h"
+#include "timeutil.h"
 
 #include <dirent.h>
 #include <net/if.h>
@@ -75,8 +76,8 @@ void teardown_action_text(struct strbuf *sb, const struct teardown_action *a)
 
 json_t *teardown_action_json(const struct teardown_action *a)
 {
-	return json_pack("{s:s, s:s, s:s, s:b, s:o}", "vm", a->vm, "action", a->verb,
-			 "object", a->object, "ok", !a->rc,
+	return json_pack("{s:o, s:s, s:s, s:b, s:o}", "vm", a->vm ? xjson_string(a->vm) : json_null(),
+			 "action", a->verb, "object", a->object, "ok", !a->rc,
 			 "error", a->rc ? xjson_string(a->error) : json_null());
 }
 
@@ -106,7 +107,7 @@ static void add(struct teardown_actions *out, const char *vm, const char *verb, 
 	strbuf_vaddf(&obj, fmt, ap);
 	ALLOC_GROW(out->v, out->nr + 1, out->alloc);
 	a = &out->v[out->nr++];
-	a->vm = xstrdup(vm);
+	a->vm = vm ? xstrdup(vm) : NULL;
 	a->verb = verb;
 	a->object = strbuf_detach(&obj, NULL);
 	a->rc = rc;
@@ -120,6 +121,18 @@ void teardown_action_add(struct teardown_actions *out, const char *vm, const cha
 
 	va_start(ap, fmt);
 	add(out, vm, verb, 0, fmt, ap);
+	va_end(ap);
+}
+
+void teardown_action_fail(struct teardown_actions *out, const char *vm, const char *verb, int rc,
+			  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rc >= 0)
+		BUG("teardown_action_fail() of a success");
+	va_start(ap, fmt);
+	add(out, vm, verb, rc, fmt, ap);
 	va_end(ap);
 }
 
@@ -162,43 +175,92 @@ static pid_t pid_file(const char *jail)
 	return pid;
 }
 
-/* Whether the process of pidfd exits within ms. */
-static bool exits(int pidfd, int ms)
+/* A process of the VM, pinned by a pidfd: what was checked is what is signalled. */
+struct victim {
+	pid_t pid;
+	int fd;
+	bool done;
+};
+
+/* Whether the process of pidfd exits by deadline (mono_ms()). */
+static bool exits(int pidfd, int64_t deadline)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	int rc;
 
-	while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR)
+	while ((rc = poll(&p, 1, deadline > mono_ms() ? deadline - mono_ms() : 0)) < 0 &&
+	       errno == EINTR)
 		;
 	return rc > 0;
 }
 
-static void kill_vm(struct step *s)
+static void add_victim(struct victim *v, size_t *nr, pid_t pid, const char *id)
 {
-	pid_t pid = s->vm->pid ? s->vm->pid : s->vm->jail ? pid_file(s->vm->jail) : 0;
-	int fd, rc = 0;
+	int fd;
 
-	if (!pid)
-		return;
-	/* a pidfd pins the process: what was checked is what is signalled */
-	fd = pidfd_open(pid, 0);
+	for (size_t i = 0; i < *nr; i++)
+		if (v[i].pid == pid)
+			return;
+	fd = pid > 0 ? pidfd_open(pid, 0) : -1;
 	if (fd < 0)
 		return;
-	if (!vm_process_is(pid, s->vm->id)) {
+	if (!vm_process_is(pid, id)) {
 		close(fd);
 		return;
 	}
-	if (!dry(s)) {
-		if (pidfd_send_signal(fd, SIGTERM, NULL, 0) && errno != ESRCH)
-			rc = fail_errno(EXIT_PERM, "SIGTERM");
-		else if (!exits(fd, TEARDOWN_KILL_MS) && pidfd_send_signal(fd, SIGKILL, NULL, 0) &&
-			 errno != ESRCH)
-			rc = fail_errno(EXIT_PERM, "SIGKILL");
-		else if (!exits(fd, TEARDOWN_KILL_MS))
-			rc = fail(EXIT_BUSY, "still alive %d s after SIGKILL", TEARDOWN_KILL_MS / 1000);
+	v[(*nr)++] = (struct victim){ pid, fd, false };
+}
+
+static void killed(struct step *s, struct victim *v, int rc)
+{
+	action(s, &KILL, rc, "%s pid %d", s->vm->id, (int)v->pid);
+	v->done = true;
+}
+
+/* Send sig to each victim not done; those that cannot get it are done, as failures. */
+static void send_all(struct step *s, struct victim *v, size_t nr, int sig, const char *name)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (!v[i].done && pidfd_send_signal(v[i].fd, sig, NULL, 0) && errno != ESRCH)
+			killed(s, &v[i], fail_errno(EXIT_PERM, "%s", name));
+}
+
+/* Those gone by deadline are done; with last, the others are done as failures. */
+static void wait_all(struct step *s, struct victim *v, size_t nr, int64_t deadline, bool last)
+{
+	for (size_t i = 0; i < nr; i++) {
+		if (v[i].done)
+			continue;
+		if (exits(v[i].fd, deadline))
+			killed(s, &v[i], 0);
+		else if (last)
+			killed(s, &v[i], fail(EXIT_BUSY, "still alive %d s after SIGKILL",
+					      TEARDOWN_KILL_MS / 1000));
 	}
-	close(fd);
-	action(s, &KILL, rc, "%s pid %d", s->vm->id, (int)pid);
+}
+
+static void kill_vm(struct step *s)
+{
+	const struct teardown_vm *vm = s->vm;
+	struct victim *v = xcalloc(vm->nr_pids + 1, sizeof(*v));
+	size_t nr = 0;
+
+	add_victim(v, &nr, vm->pid ? vm->pid : vm->jail ? pid_file(vm->jail) : 0, vm->id);
+	for (size_t i = 0; i < vm->nr_pids; i++)
+		add_victim(v, &nr, vm->pids[i], vm->id);
+	/* all at once: each one's grace runs while the others' does */
+	if (!dry(s)) {
+		send_all(s, v, nr, SIGTERM, "SIGTERM");
+		wait_all(s, v, nr, mono_ms() + TEARDOWN_KILL_MS, false);
+		send_all(s, v, nr, SIGKILL, "SIGKILL");
+		wait_all(s, v, nr, mono_ms() + TEARDOWN_KILL_MS, true);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (!v[i].done)
+			killed(s, &v[i], 0);
+		close(v[i].fd);
+	}
+	free(v);
 }
 
 static bool exists(const char *path)
@@ -362,27 +424,67 @@ static int github(struct teardown *td, struct github **out)
 	return td->gh_rc;
 }
 
+/* Deregister runner id of scope, or in a dry run see whether that would be done. */
+static void deregister(struct step *s, struct github *gh, const char *scope, int64_t id)
+{
+	struct github_runner r = GITHUB_RUNNER_INIT;
+	int rc;
+
+	if (dry(s)) {
+		rc = github_runner_get(gh, scope, id, &r);
+		if (!rc && r.busy)
+			rc = fail(EXIT_BUSY, "runner %s (%" PRId64 ") in %s is running a job", r.name,
+				  id, scope);
+		else
+			rc = rc == -EXIT_NOTFOUND ? 0 : rc ? rc : 1;
+		github_runner_release(&r);
+	} else {
+		rc = github_runner_deregister(gh, scope, id, 0);
+	}
+	if (rc)
+		action(s, &DEREGISTER, rc < 0 ? rc : 0, "runner %" PRId64 " in %s", id, scope);
+}
+
+/* The runners named as the VM, in each scope of github.orgs and github.repos. */
+static int deregister_by_name(struct step *s, struct github *gh)
+{
+	struct strvec scopes = STRVEC_INIT;
+	int rc = 0;
+
+	github_config_scopes(&scopes);
+	for (size_t i = 0; !rc && i < scopes.nr; i++) {
+		struct github_runner r = GITHUB_RUNNER_INIT;
+
+		rc = github_runner_find(gh, scopes.v[i], s->vm->id, &r);
+		if (!rc)
+			deregister(s, gh, scopes.v[i], r.id);
+		if (rc == -EXIT_NOTFOUND)
+			rc = 0;
+		github_runner_release(&r);
+	}
+	strvec_clear(&scopes);
+	return rc;
+}
+
 static void deregister_runner(struct step *s)
 {
 	const struct teardown_vm *vm = s->vm;
-	struct github_runner r = GITHUB_RUNNER_INIT;
+	bool named = vm->runner_scope && vm->runner_id;
 	struct github *gh;
 	int rc;
 
-	if ((s->td->flags & TEARDOWN_NO_GITHUB) || !vm->runner_scope || !vm->runner_id ||
-	    !*cfg_str("github.app_id"))
+	if ((s->td->flags & TEARDOWN_NO_GITHUB) || !*cfg_str("github.app_id") ||
+	    (!named && !(s->td->flags & TEARDOWN_FIND_RUNNER)))
 		return;
 	rc = github(s->td, &gh);
-	if (!rc && dry(s)) {
-		rc = github_runner_get(gh, vm->runner_scope, vm->runner_id, &r);
-		rc = rc == -EXIT_NOTFOUND ? 0 : rc ? rc : 1;
-		github_runner_release(&r);
-	} else if (!rc) {
-		rc = github_runner_deregister(gh, vm->runner_scope, vm->runner_id, 0);
-	}
-	if (rc)
-		action(s, &DEREGISTER, rc < 0 ? rc : 0, "runner %" PRId64 " in %s", vm->runner_id,
-		       vm->runner_scope);
+	if (!rc && named)
+		deregister(s, gh, vm->runner_scope, vm->runner_id);
+	else if (!rc)
+		rc = deregister_by_name(s, gh);
+	if (rc && named)
+		action(s, &DEREGISTER, rc, "runner %" PRId64 " in %s", vm->runner_id, vm->runner_scope);
+	else if (rc)
+		action(s, &DEREGISTER, rc, "runner %s", vm->id);
 }
 
 static void remove_record(struct step *s)
