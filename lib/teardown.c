@@ -180,6 +180,8 @@ struct victim {
 	pid_t pid;
 	int fd;
 	bool done;
+	int rc;
+	char *error;
 };
 
 /* Whether the process of pidfd exits by deadline (mono_ms()). */
@@ -208,34 +210,37 @@ static void add_victim(struct victim *v, size_t *nr, pid_t pid, const char *id)
 		close(fd);
 		return;
 	}
-	v[(*nr)++] = (struct victim){ pid, fd, false };
+	v[(*nr)++] = (struct victim){ .pid = pid, .fd = fd };
 }
 
-static void killed(struct step *s, struct victim *v, int rc)
+/* The victim's outcome: gone (rc 0), or a failure whose message is kept for its action. */
+static void settle(struct victim *v, int rc)
 {
-	action(s, &KILL, rc, "%s pid %d", s->vm->id, (int)v->pid);
 	v->done = true;
+	v->rc = rc;
+	if (rc)
+		v->error = xstrdup(fail_message());
 }
 
-/* Send sig to each victim not done; those that cannot get it are done, as failures. */
-static void send_all(struct step *s, struct victim *v, size_t nr, int sig, const char *name)
+/* Send sig to each victim not settled; those that cannot get it are failures. */
+static void send_all(struct victim *v, size_t nr, int sig, const char *name)
 {
 	for (size_t i = 0; i < nr; i++)
 		if (!v[i].done && pidfd_send_signal(v[i].fd, sig, NULL, 0) && errno != ESRCH)
-			killed(s, &v[i], fail_errno(EXIT_PERM, "%s", name));
+			settle(&v[i], fail_errno(EXIT_PERM, "%s", name));
 }
 
-/* Those gone by deadline are done; with last, the others are done as failures. */
-static void wait_all(struct step *s, struct victim *v, size_t nr, int64_t deadline, bool last)
+/* Those gone by deadline are settled; with last, the others too, as failures. */
+static void wait_all(struct victim *v, size_t nr, int64_t deadline, bool last)
 {
 	for (size_t i = 0; i < nr; i++) {
 		if (v[i].done)
 			continue;
 		if (exits(v[i].fd, deadline))
-			killed(s, &v[i], 0);
+			settle(&v[i], 0);
 		else if (last)
-			killed(s, &v[i], fail(EXIT_BUSY, "still alive %d s after SIGKILL",
-					      TEARDOWN_KILL_MS / 1000));
+			settle(&v[i], fail(EXIT_BUSY, "still alive %d s after SIGKILL",
+					   TEARDOWN_KILL_MS / 1000));
 	}
 }
 
@@ -250,15 +255,18 @@ static void kill_vm(struct step *s)
 		add_victim(v, &nr, vm->pids[i], vm->id);
 	/* all at once: each one's grace runs while the others' does */
 	if (!dry(s)) {
-		send_all(s, v, nr, SIGTERM, "SIGTERM");
-		wait_all(s, v, nr, mono_ms() + TEARDOWN_KILL_MS, false);
-		send_all(s, v, nr, SIGKILL, "SIGKILL");
-		wait_all(s, v, nr, mono_ms() + TEARDOWN_KILL_MS, true);
+		send_all(v, nr, SIGTERM, "SIGTERM");
+		wait_all(v, nr, mono_ms() + TEARDOWN_KILL_MS, false);
+		send_all(v, nr, SIGKILL, "SIGKILL");
+		wait_all(v, nr, mono_ms() + TEARDOWN_KILL_MS, true);
 	}
+	/* said in the order found, as a dry run says it */
 	for (size_t i = 0; i < nr; i++) {
-		if (!v[i].done)
-			killed(s, &v[i], 0);
+		if (v[i].rc)
+			fail(fail_code(v[i].rc), "%s", v[i].error);
+		action(s, &KILL, v[i].rc, "%s pid %d", vm->id, (int)v[i].pid);
 		close(v[i].fd);
+		free(v[i].error);
 	}
 	free(v);
 }
