@@ -4,6 +4,7 @@
 #include "escape.h"
 #include "github.h"
 #include "job.h"
+#include "log.h"
 #include "netns.h"
 #include "output.h"
 #include "parse-num.h"
@@ -91,11 +92,13 @@ static const struct verb REMOVE = { "removed", "remove" };
 static const struct verb DEREGISTER = { "deregistered", "deregister" };
 static const struct verb FINISH = { "finished", "finish" };
 
+/* One VM's teardown. */
 struct step {
 	struct teardown *td;
 	const struct teardown_vm *vm;
-	struct teardown_actions *out;
+	struct teardown_actions acts;	/* its own, given to the caller VM by VM */
 	int rc;				/* the first failure */
+	bool stopped;			/* a process would not die: the rest is in use */
 };
 
 static void add(struct teardown_actions *out, const char *vm, const char *verb, int rc,
@@ -143,7 +146,7 @@ static PRINTF(4, 5) void action(struct step *s, const struct verb *verb, int rc,
 	va_list ap;
 
 	va_start(ap, fmt);
-	add(s->out, s->vm->id, rc ? verb->todo : verb->done, rc, fmt, ap);
+	add(&s->acts, s->vm->id, rc ? verb->todo : verb->done, rc, fmt, ap);
 	va_end(ap);
 	if (rc && !s->rc)
 		s->rc = rc;
@@ -175,13 +178,19 @@ static pid_t pid_file(const char *jail)
 	return pid;
 }
 
-/* A process of the VM, pinned by a pidfd: what was checked is what is signalled. */
+/* A process of a VM, pinned by a pidfd: what was checked is what is signalled. */
 struct victim {
+	struct step *s;
 	pid_t pid;
 	int fd;
 	bool done;
 	int rc;
 	char *error;
+};
+
+struct victims {
+	struct victim *v;
+	size_t nr, alloc;
 };
 
 /* Whether the process of pidfd exits by deadline (mono_ms()). */
@@ -196,23 +205,6 @@ static bool exits(int pidfd, int64_t deadline)
 	return rc > 0;
 }
 
-static void add_victim(struct victim *v, size_t *nr, pid_t pid, const char *id)
-{
-	int fd;
-
-	for (size_t i = 0; i < *nr; i++)
-		if (v[i].pid == pid)
-			return;
-	fd = pid > 0 ? pidfd_open(pid, 0) : -1;
-	if (fd < 0)
-		return;
-	if (!vm_process_is(pid, id)) {
-		close(fd);
-		return;
-	}
-	v[(*nr)++] = (struct victim){ .pid = pid, .fd = fd };
-}
-
 /* The victim's outcome: gone (rc 0), or a failure whose message is kept for its action. */
 static void settle(struct victim *v, int rc)
 {
@@ -222,53 +214,83 @@ static void settle(struct victim *v, int rc)
 		v->error = xstrdup(fail_message());
 }
 
-/* Send sig to each victim not settled; those that cannot get it are failures. */
-static void send_all(struct victim *v, size_t nr, int sig, const char *name)
+static void add_victim(struct victims *vs, struct step *s, pid_t pid)
 {
-	for (size_t i = 0; i < nr; i++)
-		if (!v[i].done && pidfd_send_signal(v[i].fd, sig, NULL, 0) && errno != ESRCH)
-			settle(&v[i], fail_errno(EXIT_PERM, "%s", name));
+	struct victim *v;
+	int fd;
+
+	for (size_t i = 0; i < vs->nr; i++)
+		if (vs->v[i].s == s && vs->v[i].pid == pid)
+			return;
+	fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	if (fd < 0 && (pid <= 0 || errno == ESRCH))
+		return;
+	if (fd >= 0 && !vm_process_is(pid, s->vm->id)) {
+		close(fd);
+		return;
+	}
+	ALLOC_GROW(vs->v, vs->nr + 1, vs->alloc);
+	v = &vs->v[vs->nr++];
+	*v = (struct victim){ .s = s, .pid = pid, .fd = fd };
+	/* out of descriptors, say: it runs, and cannot be pinned */
+	if (fd < 0)
+		settle(v, fail_errno(EXIT_FAIL, "pidfd_open"));
+}
+
+/* Send sig to each victim not settled; those that cannot get it are failures. */
+static void send_all(struct victims *vs, int sig, const char *name)
+{
+	for (size_t i = 0; i < vs->nr; i++)
+		if (!vs->v[i].done && pidfd_send_signal(vs->v[i].fd, sig, NULL, 0) && errno != ESRCH)
+			settle(&vs->v[i], fail_errno(EXIT_PERM, "%s", name));
 }
 
 /* Those gone by deadline are settled; with last, the others too, as failures. */
-static void wait_all(struct victim *v, size_t nr, int64_t deadline, bool last)
+static void wait_all(struct victims *vs, int64_t deadline, bool last)
 {
-	for (size_t i = 0; i < nr; i++) {
-		if (v[i].done)
+	for (size_t i = 0; i < vs->nr; i++) {
+		struct victim *v = &vs->v[i];
+
+		if (v->done)
 			continue;
-		if (exits(v[i].fd, deadline))
-			settle(&v[i], 0);
+		if (exits(v->fd, deadline))
+			settle(v, 0);
 		else if (last)
-			settle(&v[i], fail(EXIT_BUSY, "still alive %d s after SIGKILL",
-					   TEARDOWN_KILL_MS / 1000));
+			settle(v, fail(EXIT_BUSY, "still alive %d s after SIGKILL", TEARDOWN_KILL_MS / 1000));
 	}
 }
 
-static void kill_vm(struct step *s)
+/* Every process of the VMs at once: each one's grace runs while the others' does. */
+static void kill_vms(struct step *steps, size_t nr)
 {
-	const struct teardown_vm *vm = s->vm;
-	struct victim *v = xcalloc(vm->nr_pids + 1, sizeof(*v));
-	size_t nr = 0;
+	struct victims vs = { NULL, 0, 0 };
 
-	add_victim(v, &nr, vm->pid ? vm->pid : vm->jail ? pid_file(vm->jail) : 0, vm->id);
-	for (size_t i = 0; i < vm->nr_pids; i++)
-		add_victim(v, &nr, vm->pids[i], vm->id);
-	/* all at once: each one's grace runs while the others' does */
-	if (!dry(s)) {
-		send_all(v, nr, SIGTERM, "SIGTERM");
-		wait_all(v, nr, mono_ms() + TEARDOWN_KILL_MS, false);
-		send_all(v, nr, SIGKILL, "SIGKILL");
-		wait_all(v, nr, mono_ms() + TEARDOWN_KILL_MS, true);
+	for (size_t i = 0; i < nr; i++) {
+		const struct teardown_vm *vm = steps[i].vm;
+
+		add_victim(&vs, &steps[i], vm->pid ? vm->pid : vm->jail ? pid_file(vm->jail) : 0);
+		for (size_t k = 0; k < vm->nr_pids; k++)
+			add_victim(&vs, &steps[i], vm->pids[k]);
+	}
+	if (!dry(steps)) {
+		send_all(&vs, SIGTERM, "SIGTERM");
+		wait_all(&vs, mono_ms() + TEARDOWN_KILL_MS, false);
+		send_all(&vs, SIGKILL, "SIGKILL");
+		wait_all(&vs, mono_ms() + TEARDOWN_KILL_MS, true);
 	}
 	/* said in the order found, as a dry run says it */
-	for (size_t i = 0; i < nr; i++) {
-		if (v[i].rc)
-			fail(fail_code(v[i].rc), "%s", v[i].error);
-		action(s, &KILL, v[i].rc, "%s pid %d", vm->id, (int)v[i].pid);
-		close(v[i].fd);
-		free(v[i].error);
+	for (size_t i = 0; i < vs.nr; i++) {
+		struct victim *v = &vs.v[i];
+
+		if (v->rc)
+			fail(fail_code(v->rc), "%s", v->error);
+		action(v->s, &KILL, v->rc, "%s pid %d", v->s->vm->id, (int)v->pid);
+		v->s->stopped |= v->rc != 0;
+		if (v->fd >= 0)
+			close(v->fd);
+		free(v->error);
 	}
-	free(v);
+	free(vs.v);
 }
 
 static bool exists(const char *path)
@@ -287,56 +309,63 @@ static const char *base_name(const char *path)
 
 static void delete_link(struct step *s, const char *name)
 {
-	int rc = dry(s) ? 1 : link_delete(name);
+	int rc = link_delete(name);
 
 	if (rc)
 		action(s, &DELETE, rc < 0 ? rc : 0, "link %s", name);
 }
 
 /*
- * Delete the links in the namespace at path, before the namespace: its
- * devices would otherwise go some time after it.
+ * The VMs' host links, in one batch for the kernel; one by one if the
+ * batch fails, so that each failure is the VM's whose link it is.
  */
-static int empty_netns(const char *path)
+static void delete_links(struct step *steps, size_t nr)
 {
-	struct strvec links = STRVEC_INIT;
-	int saved, rc = netns_enter(path, &saved);
+	struct strvec names = STRVEC_INIT;
+	struct step **owner = NULL;
+	size_t alloc = 0;
+	bool *existed;
+	int rc;
 
-	if (rc)
-		return rc;
-	rc = link_list(&links);
-	for (size_t i = 0; !rc && i < links.nr; i++) {
-		int deleted = link_delete(links.v[i]);
+	for (size_t i = 0; i < nr; i++) {
+		const struct strvec *links = steps[i].vm->links;
 
-		if (deleted < 0)
-			rc = deleted;
+		for (size_t k = 0; !steps[i].stopped && links && k < links->nr; k++) {
+			if (dry(steps) && !if_nametoindex(links->v[k]))
+				continue;
+			ALLOC_GROW(owner, names.nr + 1, alloc);
+			owner[names.nr] = &steps[i];
+			strvec_push(&names, links->v[k]);
+		}
 	}
-	netns_leave(saved);
-	strvec_clear(&links);
-	return rc;
+	existed = xcalloc(names.nr + 1, sizeof(*existed));
+	rc = dry(steps) ? 0 : link_delete_all(&names, existed);
+	if (rc)
+		log_debug("deleting links in one batch: %s; one by one", fail_message());
+	for (size_t i = 0; i < names.nr; i++) {
+		if (rc)
+			delete_link(owner[i], names.v[i]);
+		else if (existed[i] || dry(steps))
+			action(owner[i], &DELETE, 0, "link %s", names.v[i]);
+	}
+	free(existed);
+	free(owner);
+	strvec_clear(&names);
 }
 
 /*
- * The host links, then the namespace, said once with its links: a veth
- * peer in it goes with its host end, or is deleted in it, by timing.
+ * The namespace goes with the links in it: the kernel unregisters a
+ * namespace's devices in one batch for every namespace that goes at the
+ * same time, where deleting them one by one waits for an RCU grace
+ * period each (tens of milliseconds on a loaded host).
  */
-static void delete_network(struct step *s)
+static void delete_netns(struct step *s)
 {
 	const char *ns = s->vm->netns;
 	int rc;
 
-	for (size_t i = 0; s->vm->links && i < s->vm->links->nr; i++) {
-		const char *name = s->vm->links->v[i];
-
-		if (dry(s) && !if_nametoindex(name))
-			continue;
-		delete_link(s, name);
-	}
-	if (!ns || !exists(ns))
+	if (s->stopped || !ns || !exists(ns))
 		return;
-	rc = dry(s) ? 0 : empty_netns(ns);
-	if (rc)
-		action(s, &DELETE, rc, "links in netns %s", base_name(ns));
 	rc = dry(s) ? 1 : netns_delete(ns);
 	if (rc)
 		action(s, &DELETE, rc < 0 ? rc : 0, "netns %s", base_name(ns));
@@ -547,20 +576,60 @@ static void fail_job(struct step *s)
 		action(s, &FINISH, rc < 0 ? rc : 0, "job %s as failed (infrastructure)", s->vm->job);
 }
 
+/* At most this many VMs at once: each process pinned takes a descriptor. */
+#define BATCH 128
+
+static int teardown_batch(struct teardown *td, const struct teardown_vm *vms, size_t nr,
+			  struct teardown_actions *out)
+{
+	struct step *steps = xcalloc(nr, sizeof(*steps));
+	int rc = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (!vm_id_valid(vms[i].id))
+			BUG("teardown of '%s', which is not a VM id", vms[i].id);
+		steps[i] = (struct step){ .td = td, .vm = &vms[i], .acts = TEARDOWN_ACTIONS_INIT };
+	}
+	kill_vms(steps, nr);
+	delete_links(steps, nr);
+	for (size_t i = 0; i < nr; i++) {
+		struct step *s = &steps[i];
+
+		delete_netns(s);
+		if (!s->stopped) {
+			remove_cgroups(s);
+			remove_jail(s);
+			deregister_runner(s);
+			remove_record(s);
+			fail_job(s);
+		}
+		for (size_t k = 0; k < s->acts.nr; k++) {
+			ALLOC_GROW(out->v, out->nr + 1, out->alloc);
+			out->v[out->nr++] = s->acts.v[k];
+		}
+		free(s->acts.v);
+		if (!rc)
+			rc = s->rc;
+	}
+	free(steps);
+	return rc;
+}
+
+int teardown_vms(struct teardown *td, const struct teardown_vm *vms, size_t nr,
+		 struct teardown_actions *out)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < nr; i += BATCH) {
+		int batch = teardown_batch(td, vms + i, nr - i < BATCH ? nr - i : BATCH, out);
+
+		if (!rc)
+			rc = batch;
+	}
+	return rc;
+}
+
 int teardown_vm(struct teardown *td, const struct teardown_vm *vm, struct teardown_actions *out)
 {
-	struct step s = { td, vm, out, 0 };
-
-	if (!vm_id_valid(vm->id))
-		BUG("teardown of '%s', which is not a VM id", vm->id);
-	kill_vm(&s);
-	if (s.rc)
-		return s.rc;
-	delete_network(&s);
-	remove_cgroups(&s);
-	remove_jail(&s);
-	deregister_runner(&s);
-	remove_record(&s);
-	fail_job(&s);
-	return s.rc;
+	return teardown_vms(td, vm, 1, out);
 }

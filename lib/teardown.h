@@ -14,8 +14,8 @@
  *      jail's pid file) and to the other processes found, each if it is
  *      this VM's, SIGKILL after TEARDOWN_KILL_MS; the jailer's pid
  *      namespace takes its children along;
- *   2. delete its host links, the links in its network namespace, and
- *      the namespace;
+ *   2. delete its host links, and its network namespace, which takes the
+ *      links in it along;
  *   3. remove its cgroup directories, once their tasks have left;
  *   4. remove its jail (mounts under it are detached first);
  *   5. deregister its GitHub runner, when it has one (or with
@@ -106,5 +106,13 @@ void teardown_free(struct teardown *td);
  * else the -code of the first failure.
  */
 int teardown_vm(struct teardown *td, const struct teardown_vm *vm, struct teardown_actions *out);
+/*
+ * The same for nr VMs together: each step is taken for all of them
+ * before the next, so that their processes get their grace at once and
+ * the kernel deletes their links in one batch (an RCU grace period for
+ * all instead of one each). The actions are appended VM by VM.
+ */
+int teardown_vms(struct teardown *td, const struct teardown_vm *vms, size_t nr,
+		 struct teardown_actions *out);
 
 #endif
