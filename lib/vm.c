@@ -1,5 +1,6 @@
 #include "common.h"
 #include "config.h"
+#include "timeutil.h"
 #include "vm.h"
 
 #include <dirent.h>
@@ -342,21 +343,40 @@ bool vm_cmdline_id(const char *cmdline, size_t len, char *id)
 	return *id && !after_id;
 }
 
-bool vm_process_id(pid_t pid, char *id)
+/* The command line of pid: its length, or -1 when the process is gone. */
+static ssize_t cmdline_of(pid_t pid, struct strbuf *cmd)
 {
-	struct strbuf path = STRBUF_INIT, cmd = STRBUF_INIT;
-	bool found;
+	struct strbuf path = STRBUF_INIT;
+	int rc;
 
 	strbuf_addf(&path, "/proc/%d/cmdline", (int)pid);
-	found = !strbuf_read_file(&cmd, path.buf, 1 << 16) && vm_cmdline_id(cmd.buf, cmd.len, id);
+	strbuf_reset(cmd);
+	rc = strbuf_read_file(cmd, path.buf, 1 << 16);
 	strbuf_release(&path);
+	return rc ? -1 : (ssize_t)cmd->len;
+}
+
+bool vm_process_id(pid_t pid, char *id)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	bool found = cmdline_of(pid, &cmd) > 0 && vm_cmdline_id(cmd.buf, cmd.len, id);
+
 	strbuf_release(&cmd);
 	return found;
 }
 
 bool vm_process_is(pid_t pid, const char *id)
 {
+	struct strbuf cmd = STRBUF_INIT;
 	char got[VM_ID_LEN + 1];
+	ssize_t len;
+	int tries = 0;
+	bool is;
 
-	return vm_process_id(pid, got) && !strcmp(got, id);
+	/* in the middle of an exec (the jailer's of Firecracker), a process shows none for a moment */
+	while (!(len = cmdline_of(pid, &cmd)) && ++tries < 50)
+		sleep_ms(2);
+	is = len > 0 && vm_cmdline_id(cmd.buf, cmd.len, got) && !strcmp(got, id);
+	strbuf_release(&cmd);
+	return is;
 }
