@@ -95,7 +95,11 @@ static bool is_dir_kind(enum kind kind)
 	return kind == JAIL || kind == CGROUP;
 }
 
-/* The VM objects of kind in dir: directories or files named VM (records VM.json). */
+/*
+ * The VM objects of kind in dir: directories or files named VM (records
+ * VM.json), with their times but for cgroups: cgroupfs gives an inode the
+ * time it was first looked up, by this scan often.
+ */
 static void scan_dir(struct reaper *r, const char *dir, enum kind kind)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -123,7 +127,7 @@ static void scan_dir(struct reaper *r, const char *dir, enum kind kind)
 		if (lstat(path.buf, &st) || (is_dir_kind(kind) ? !S_ISDIR(st.st_mode) :
 					     !S_ISREG(st.st_mode)))
 			continue;
-		add(r, id, kind, path.buf, 0, mtime_ms(&st));
+		add(r, id, kind, path.buf, 0, kind == CGROUP ? -1 : mtime_ms(&st));
 	}
 	closedir(d);
 	strbuf_release(&path);
@@ -417,34 +421,72 @@ static int adopt(const struct vm *vm)
 	return rc;
 }
 
-static void tear_down(struct reaper *r, struct teardown *td, const struct vm *vm)
+/* What the teardown is to know of vm: what its record says, and what was found. */
+static void teardown_of(const struct vm *vm, struct teardown_vm *tv)
 {
-	struct teardown_vm tv;
-	bool adopted = false;
-	int rc;
-
 	if (vm->rec.id)
-		teardown_vm_of_record(&tv, &vm->rec);
+		teardown_vm_of_record(tv, &vm->rec);
 	else
-		tv = (struct teardown_vm){ .id = vm->id, .record = vm->record };
-	tv.pids = vm->pids;
-	tv.nr_pids = vm->nr_pids;
-	tv.jail = vm->jail;
-	tv.netns = vm->netns;
-	tv.links = &vm->links;
-	tv.cgroups = &vm->cgroups;
-	if (!vm->record && !dry(r)) {
-		rc = adopt(vm);
-		/* a record since the scan: the VM is someone's now */
-		if (rc == -EXIT_BUSY)
-			return;
-		if (rc)
-			teardown_action_fail(r->out, vm->id, "record", rc, "%s", vm->id);
-		adopted = !rc;
+		*tv = (struct teardown_vm){ .id = vm->id, .record = vm->record };
+	tv->pids = vm->pids;
+	tv->nr_pids = vm->nr_pids;
+	tv->jail = vm->jail;
+	tv->netns = vm->netns;
+	tv->links = &vm->links;
+	tv->cgroups = &vm->cgroups;
+}
+
+/* Whether an action on vm from out->v[from] on failed. */
+static bool failed(const struct teardown_actions *out, size_t from, const char *vm)
+{
+	for (size_t i = from; i < out->nr; i++)
+		if (out->v[i].rc && out->v[i].vm && !strcmp(out->v[i].vm, vm))
+			return true;
+	return false;
+}
+
+/* Tear the stale VMs down together; those adopted lose their record when all of them went. */
+static void tear_down(struct reaper *r, const bool *todo)
+{
+	struct teardown_vm *tv = xcalloc(r->nr_vms + 1, sizeof(*tv));
+	bool *adopted = xcalloc(r->nr_vms + 1, sizeof(*adopted));
+	const struct vm **of = xcalloc(r->nr_vms + 1, sizeof(*of));
+	size_t nr = 0, from = r->out->nr;
+	struct teardown *td;
+
+	for (size_t i = 0; i < r->nr_vms; i++) {
+		const struct vm *vm = &r->vms[i];
+		int rc;
+
+		if (!todo[i])
+			continue;
+		if (!vm->record && !dry(r)) {
+			rc = adopt(vm);
+			/* a record since the scan: the VM is someone's now */
+			if (rc == -EXIT_BUSY)
+				continue;
+			if (rc)
+				teardown_action_fail(r->out, vm->id, "record", rc, "%s", vm->id);
+			adopted[nr] = !rc;
+		}
+		of[nr] = vm;
+		teardown_of(vm, &tv[nr++]);
 	}
-	rc = teardown_vm(td, &tv, r->out);
-	if (!rc && adopted && (rc = vm_record_remove(vm->id)) < 0)
-		teardown_action_fail(r->out, vm->id, "remove", rc, "record %s", vm->id);
+	/* the store, if the checks opened it, serves the teardowns' jobs too */
+	td = teardown_new(r->st, TEARDOWN_FIND_RUNNER | (dry(r) ? TEARDOWN_DRY_RUN : 0) |
+			  (r->o->flags & REAP_NO_GITHUB ? TEARDOWN_NO_GITHUB : 0));
+	teardown_vms(td, tv, nr, r->out);
+	teardown_free(td);
+	for (size_t i = 0; i < nr; i++) {
+		int rc;
+
+		if (adopted[i] && !failed(r->out, from, of[i]->id) &&
+		    (rc = vm_record_remove(of[i]->id)) < 0)
+			teardown_action_fail(r->out, of[i]->id, "remove", rc, "record %s", of[i]->id);
+	}
+	free(tv);
+	free(adopted);
+	free(of);
 }
 
 static void release(struct reaper *r)
@@ -466,14 +508,14 @@ static void release(struct reaper *r)
 int reap(const struct reap_opts *o, struct teardown_actions *out)
 {
 	struct reaper r = { .o = o, .out = out };
-	struct teardown *td;
 	int lock = dry(&r) ? -1 : vm_reap_lock();
 	bool *todo;
 
 	if (!dry(&r) && lock < 0)
 		return lock;
-	r.now_ms = now_ms();
 	scan(&r);
+	/* after the scan: no object found is younger than that */
+	r.now_ms = now_ms();
 	group(&r);
 	todo = xcalloc(r.nr_vms + 1, sizeof(*todo));
 	for (size_t i = 0; i < r.nr_vms; i++) {
@@ -484,13 +526,7 @@ int reap(const struct reap_opts *o, struct teardown_actions *out)
 			teardown_action_fail(out, vm->id, "check", rc, "%s (job %s)", vm->id, vm->rec.job);
 		todo[i] = rc > 0;
 	}
-	/* the store, if the checks opened it, serves the teardowns' jobs too */
-	td = teardown_new(r.st, TEARDOWN_FIND_RUNNER | (dry(&r) ? TEARDOWN_DRY_RUN : 0) |
-			  (o->flags & REAP_NO_GITHUB ? TEARDOWN_NO_GITHUB : 0));
-	for (size_t i = 0; i < r.nr_vms; i++)
-		if (todo[i])
-			tear_down(&r, td, &r.vms[i]);
-	teardown_free(td);
+	tear_down(&r, todo);
 	free(todo);
 	release(&r);
 	if (lock >= 0)

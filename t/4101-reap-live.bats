@@ -110,8 +110,8 @@ teardown() {
 	# in JSON too
 	NIMBUS_STORE_URL=postgresql://nimbus@127.0.0.1:1/nimbus reap --grace 0 --json
 	assert_failure 1
-	[ "$(jq -r '.[] | select(.ok | not) | .vm + " " + .action' <<<"$output" | sort)" = "$id check
-nimbus-0badcafe deregister" ]
+	[ "$(jq -r '.[] | select(.ok | not) | .vm + " " + .action' <<<"$output" | sort)" = \
+		"$(printf '%s\n' "$id check" "nimbus-0badcafe deregister" | sort)" ]
 }
 
 @test "records: the reaper's own go whatever their age, unreadable ones with their VM" {

@@ -63,9 +63,11 @@ github_double_start() {
 	export NIMBUS_GITHUB_API_URL=$GH
 }
 
-# reap [ARG]...: nimbus reap in the world, through `run`, stdout and stderr apart.
+# reap [ARG]...: nimbus reap in the world, through `run`, stdout and stderr
+# apart; both are shown when the test fails.
 reap() {
 	run --separate-stderr world "$NIMBUS" reap "$@"
+	printf '# reap %s: exit %s\n%s\n# stderr:\n%s\n' "$*" "$status" "$output" "$stderr"
 }
 
 # wboot [ARG]...: lib/boot's boot, in the world.
