@@ -8,18 +8,6 @@ load lib/github
 load lib/boot
 load lib/reap
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	reap_setup
-}
-
-teardown() {
-	reap_teardown
-}
-
 # The decoys: another's tap, namespace, process, cgroup and runner.
 decoys() {
 	local m

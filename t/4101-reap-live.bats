@@ -8,18 +8,6 @@ load lib/github
 load lib/boot
 load lib/reap
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	reap_setup
-}
-
-teardown() {
-	reap_teardown
-}
-
 @test "a live VM stays; objects younger than --grace wait; then they go, the live VM still stays" {
 	local id
 	wboot

@@ -10,18 +10,6 @@ load lib/github
 load lib/boot
 load lib/reap
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	reap_setup
-}
-
-teardown() {
-	reap_teardown
-}
-
 # crashed_boot JOB: a boot of JOB that dies by SIGKILL.
 crashed_boot() {
 	new_job "$1"

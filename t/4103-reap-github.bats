@@ -9,18 +9,6 @@ load lib/github
 load lib/boot
 load lib/reap
 
-setup_file() {
-	github_key
-}
-
-setup() {
-	reap_setup
-}
-
-teardown() {
-	reap_teardown
-}
-
 @test "GitHub failing: the host is cleaned, the runner waits for the next run, exit 1" {
 	local runner
 	stray_vm nimbus-0badcafe

@@ -1,5 +1,6 @@
 # Reaper tests (41xx): `load lib/reap` after lib/common, lib/github and
-# lib/boot; call reap_setup in setup() and reap_teardown in teardown().
+# lib/boot. It defines setup_file, setup (reap_setup) and teardown
+# (reap_teardown).
 #
 # The reaper looks at the whole host, every process and link on it, and
 # a test must neither see (nor kill) other tests' VMs nor be seen by
@@ -20,7 +21,7 @@ reap_setup() {
 	wait_for 100 world_found || fail "the test's world did not start"
 	export WORLD
 	world ip link set lo up
-	github_setup
+	GH_WRAP=world github_setup
 	boot_setup
 	JAILS=$T/jail/firecracker
 	RECORDS=$NIMBUS_CORE_RUN_DIR/vms
@@ -36,6 +37,18 @@ reap_teardown() {
 	true
 }
 
+setup_file() {
+	github_key
+}
+
+setup() {
+	reap_setup
+}
+
+teardown() {
+	reap_teardown
+}
+
 # The world's first process, once unshare has made it.
 world_found() {
 	WORLD=$(cat "/proc/$WORLD_UNSHARE/task/$WORLD_UNSHARE/children" 2>/dev/null)
@@ -49,18 +62,6 @@ world() {
 
 curl() {
 	world curl "$@"
-}
-
-# lib/github's double, in the world.
-github_double_start() {
-	GH_PORT=8080
-	world "$NIMBUS_BUILD/t/helpers/github-double" --listen "127.0.0.1:$GH_PORT" --app-id 4242 \
-		--public-key "$BATS_FILE_TMPDIR/app.pub" --installation 77 --org acme \
-		--org widgets --repo acme/app "$@" 2>>"$BATS_TEST_TMPDIR/double.log" 3>&- &
-	GH_PID=$!
-	GH=http://127.0.0.1:$GH_PORT
-	wait_for 100 curl -sf "$GH/_double/counts" || fail "the GitHub double did not start"
-	export NIMBUS_GITHUB_API_URL=$GH
 }
 
 # reap [ARG]...: nimbus reap in the world, through `run`, stdout and stderr
