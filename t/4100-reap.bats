@@ -8,9 +8,10 @@ load lib/github
 load lib/boot
 load lib/reap
 
-# The decoys: another's tap, namespace, process, cgroup and runner.
+# The decoys: another's tap, namespace, process, cgroup and runner, and
+# a live VM (LIVE), booted for job live whose lease is current.
 decoys() {
-	local m
+	local m fence
 	world ip tuntap add tap0 mode tap
 	mkdir -p "$T/netns"
 	touch "$T/netns/other"
@@ -20,6 +21,9 @@ decoys() {
 		mkdir -p "$m/$BOOT_CGROUP/other"
 	done
 	gh_runner acme ci-runner-1 >/dev/null
+	nimbus job add live >/dev/null
+	fence=$(nimbus lease acquire live)
+	LIVE=$(world "$NIMBUS" boot --job live --fence "$fence")
 }
 
 assert_decoys() {
@@ -28,7 +32,11 @@ assert_decoys() {
 	world kill -0 "$DECOY_PID" || fail "the process of other-vm is gone"
 	[ "$(ls -d /sys/fs/cgroup/*/"$BOOT_CGROUP"/other | wc -l)" = "$(cgroup_mounts | wc -l)" ] ||
 		fail "a cgroup other is gone"
-	[ "$(curl -sf -H 'Accept: application/vnd.github+json' "$GH/_double/counts" >/dev/null; echo $?)" = 0 ]
+	[ "$(world "$NIMBUS" github runners --org acme --json | jq -r '.[].name')" = ci-runner-1 ] ||
+		fail "runners left: $(world "$NIMBUS" github runners --org acme --json)"
+	world kill -0 "$(jq -r .pid "$RECORDS/$LIVE.json")" || fail "the live VM's process is gone"
+	[ -d "$JAILS/$LIVE" ] && [ -e "$T/netns/$LIVE" ] || fail "the live VM's objects are gone"
+	[ "$(leftovers | grep -c "${LIVE#nimbus-}")" -gt 5 ] || fail "the live VM lost objects: $(leftovers)"
 }
 
 @test "stale VMs, by hand and booted, go in one run; the next finds nothing; others' stay" {
@@ -60,6 +68,7 @@ assert_decoys() {
 
 	reap --grace 0
 	assert_success
+	refute_output --partial "$LIVE"
 	# the dry run said what the run did
 	[ "$output" = "$planned" ] || fail "the dry run differs: $(diff <(echo "$planned") <(echo "$output"))"
 	assert_line "killed $booted pid $bpid"
@@ -80,7 +89,8 @@ assert_decoys() {
 	refute_line "removed record nimbus-0badcafe"
 	refute_output --partial other
 	refute_output --partial tap0
-	assert_clean
+	[ -z "$(leftovers | grep -v "${LIVE#nimbus-}")" ] ||
+		fail "left behind: $(leftovers | grep -v "${LIVE#nimbus-}")"
 	assert_decoys
 
 	reap
