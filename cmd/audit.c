@@ -4,6 +4,7 @@
 #include "output.h"
 #include "parse-options.h"
 #include "store.h"
+#include "vm.h"
 
 static const char *const audit_usage[] = {
 	"nimbus audit [--json] [--vm VM] [--root DIR]",
@@ -11,7 +12,7 @@ static const char *const audit_usage[] = {
 };
 
 /* The store, for the attestations, when a VM has a job; NULL when it cannot be opened. */
-static struct store *open_store(const struct audit_vm *vms, size_t nr)
+static struct store *open_store(const struct vm_record *vms, size_t nr)
 {
 	struct store *st = NULL;
 	int rc;
@@ -30,16 +31,20 @@ static struct store *open_store(const struct audit_vm *vms, size_t nr)
 /* Every VM of this host, or only one; each is also compared with all of them. */
 static void audit_vms(struct audit *a, const char *only)
 {
-	struct audit_vm *vms, one = AUDIT_VM_INIT, *todo;
+	struct vm_record *vms, one = VM_RECORD_INIT, *todo;
 	struct store *st;
 	size_t nr, n;
 	int rc;
 
-	audit_vm_list(&vms, &nr);
+	/* none when they cannot be read: the host is still checked */
+	if (vm_record_list(&vms, &nr))
+		warning("%s", fail_message());
 	todo = vms;
 	n = nr;
 	if (only) {
-		rc = audit_vm_load(only, &one);
+		rc = vm_record_load(only, &one);
+		if (rc == -EXIT_NOTFOUND)
+			rc = fail(EXIT_NOTFOUND, "no VM %s on this host", only);
 		if (rc)
 			die_fail(rc);
 		todo = &one;
@@ -50,10 +55,8 @@ static void audit_vms(struct audit *a, const char *only)
 		audit_vm(a, &todo[i], vms, nr, st);
 	if (st)
 		store_close(st);
-	for (size_t i = 0; i < nr; i++)
-		audit_vm_release(&vms[i]);
-	free(vms);
-	audit_vm_release(&one);
+	vm_record_list_free(vms, nr);
+	vm_record_release(&one);
 }
 
 int cmd_audit(int argc, const char **argv)

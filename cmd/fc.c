@@ -58,6 +58,8 @@ static int config_cmd(int argc, const char **argv)
 	c.nr_overlays = overlays.nr;
 	if (!c.io_engine)
 		c.io_engine = cfg_str("firecracker.io_engine");
+	if (!c.boot_args)
+		c.boot_args = cfg_str("firecracker.boot_args");
 	c.vcpus = vcpus ? vcpus : cfg_int("firecracker.vcpus");
 	c.mem_mib = mem ? mem : cfg_int("firecracker.mem_mib");
 	c.huge_pages = huge || cfg_bool("firecracker.huge_pages");

@@ -12,7 +12,7 @@ static const char *const host_topology_usage[] = {
 	NULL,
 };
 
-/* Swap in use, from /proc/swaps: bytes, or -1 when it cannot be read. */
+/* The swap enabled, from /proc/swaps: bytes, or -1 when it cannot be read. */
 static int64_t swap_bytes(void)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -19,7 +19,7 @@ static const char *const vm_stop_usage[] = {
 
 static bool alive(const struct vm_record *r)
 {
-	return r->pid && !kill(r->pid, 0) && vm_process_is(r->pid, r->id);
+	return r->pid && !kill(r->pid, 0) && vm_process_of(r->pid, r->id, r->jail);
 }
 
 /* A line of the table; "alive" is filled in by the caller, in its place. */

@@ -9,6 +9,16 @@ _nimbus_words() {
 	"${COMP_WORDS[0]}" "$@" --completion-helper 2>/dev/null
 }
 
+# This host's VMs, for a VM argument.
+_nimbus_vms() {
+	"${COMP_WORDS[0]}" vm list 2>/dev/null | awk '$1 ~ /^nimbus-[0-9a-f]+$/ { print $1 }'
+}
+
+# Whether the usage of `nimbus WORDS...` has a VM argument first.
+_nimbus_takes_vm() {
+	"${COMP_WORDS[0]}" "$@" -h 2>/dev/null | grep -q "^usage: nimbus $* VM\b"
+}
+
 _nimbus() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
 	local cmd= i w helper subs= argh
@@ -62,8 +72,18 @@ _nimbus() {
 	if [[ $prev == --* ]]; then
 		argh=$(awk -F '\t' -v o="$prev" '$1 == o { print $2 }' <<< "$helper")
 		case $argh in
-		*FILE*|*DIR*|*PATH*|*IMAGE*)
+		# K, R and F: the kernel, rootfs and overlays of boot and fc config
+		*FILE*|*DIR*|*PATH*|*IMAGE*|K|R|F)
 			COMPREPLY=($(compgen -f -- "$cur"))
+			return ;;
+		VM)
+			COMPREPLY=($(compgen -W "$(_nimbus_vms)" -- "$cur"))
+			return ;;
+		# a choice of words (Sync|Async), not of forms (N/s|N/m|N/h)
+		*/*)
+			return ;;
+		*'|'*)
+			COMPREPLY=($(compgen -W "${argh//|/ }" -- "$cur"))
 			return ;;
 		?*)
 			return ;;
@@ -71,6 +91,8 @@ _nimbus() {
 	fi
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$(cut -f1 <<< "$helper")" -- "$cur"))
+	elif _nimbus_takes_vm "$cmd" "${sub[@]}"; then
+		COMPREPLY=($(compgen -W "$(_nimbus_vms)" -- "$cur"))
 	else
 		COMPREPLY=($(compgen -f -- "$cur"))
 	fi

@@ -2,6 +2,7 @@
 #include "audit.h"
 #include "config.h"
 #include "rootfs-attest.h"
+#include "vm.h"
 
 #include <dirent.h>
 #include <grp.h>
@@ -614,107 +615,6 @@ void audit_services(struct audit *a)
 	free(path);
 }
 
-static bool vm_id_valid(const char *id)
-{
-	return id && strlen(id) == 15 && starts_with(id, "nimbus-") &&
-	       strspn(id + 7, "0123456789abcdef") == 8;
-}
-
-static int64_t int_field(json_t *doc, const char *key, int64_t def)
-{
-	json_t *v = json_object_get(doc, key);
-
-	return json_is_integer(v) ? json_integer_value(v) : def;
-}
-
-/* Read the fields of doc (stolen). */
-static int vm_from_json(struct audit_vm *vm, json_t *doc, const char *path)
-{
-	json_t *cgroups = json_object_get(doc, "cgroups"), *v;
-	size_t i;
-
-	vm->doc = doc;
-	vm->id = json_string_value(json_object_get(doc, "id"));
-	if (!vm_id_valid(vm->id))
-		return fail(EXIT_FAIL, "%s: no valid VM id", path);
-	vm->pid = int_field(doc, "pid", 0);
-	vm->uid = int_field(doc, "uid", -1);
-	vm->gid = int_field(doc, "gid", -1);
-	vm->jail = json_string_value(json_object_get(doc, "jail"));
-	vm->netns = json_string_value(json_object_get(doc, "netns"));
-	vm->job = json_string_value(json_object_get(doc, "job"));
-	json_array_foreach(cgroups, i, v)
-		if (json_is_string(v))
-			strvec_push(&vm->cgroups, json_string_value(v));
-	return 0;
-}
-
-static int vm_load_path(const char *path, struct audit_vm *vm)
-{
-	json_error_t err;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-
-	if (!doc && access(path, F_OK))
-		return fail_errno(errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL, "cannot read %s", path);
-	if (!json_is_object(doc)) {
-		json_decref(doc);
-		return fail(EXIT_FAIL, "%s: not a VM record: %s", path, doc ? "not an object" : err.text);
-	}
-	return vm_from_json(vm, doc, path);
-}
-
-int audit_vm_load(const char *id, struct audit_vm *vm)
-{
-	char *path;
-	int rc;
-
-	if (!vm_id_valid(id))
-		return fail(EXIT_NOTFOUND, "no VM %s: VM ids are nimbus- and 8 hex digits", id);
-	path = xstrfmt("%s/vms/%s.json", cfg_str("core.run_dir"), id);
-	rc = vm_load_path(path, vm);
-	if (rc == -EXIT_NOTFOUND)
-		rc = fail(EXIT_NOTFOUND, "no VM %s on this host", id);
-	free(path);
-	return rc;
-}
-
-void audit_vm_list(struct audit_vm **out, size_t *nr)
-{
-	char *path = xstrfmt("%s/vms", cfg_str("core.run_dir"));
-	DIR *dir = opendir(path);
-	struct dirent *de;
-	size_t alloc = 0;
-
-	*out = NULL;
-	*nr = 0;
-	while (dir && (de = readdir(dir))) {
-		struct audit_vm vm = AUDIT_VM_INIT;
-		char *file;
-
-		if (de->d_name[0] == '.' || !ends_with(de->d_name, ".json"))
-			continue;
-		file = xstrfmt("%s/%s", path, de->d_name);
-		if (vm_load_path(file, &vm)) {
-			warning("skipping %s", fail_message());
-			audit_vm_release(&vm);
-		} else {
-			ALLOC_GROW(*out, *nr + 1, alloc);
-			(*out)[(*nr)++] = vm;
-		}
-		free(file);
-	}
-	if (dir)
-		closedir(dir);
-	free(path);
-}
-
-void audit_vm_release(struct audit_vm *vm)
-{
-	json_decref(vm->doc);
-	strvec_clear(&vm->cgroups);
-	*vm = (struct audit_vm)AUDIT_VM_INIT;
-}
-
 /* The target of a /proc symbolic link under the root, or "" */
 static void read_link(const struct audit *a, const char *path, struct strbuf *out)
 {
@@ -728,41 +628,46 @@ static void read_link(const struct audit *a, const char *path, struct strbuf *ou
 	free(full);
 }
 
-/* Whether pid is VM id's Firecracker (not a process that took its pid since). */
-static bool is_vm_process(struct audit *a, pid_t pid, const char *id, struct strbuf *sb)
+/*
+ * Whether the pid of vm is its Firecracker (not a process that took its
+ * pid since): rooted in its jail, or named for it on its command line.
+ */
+static bool is_vm_process(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
-	char *path = xstrfmt("/proc/%d/cmdline", (int)pid);
-	bool yes = false;
+	char *path = xstrfmt("/proc/%d/cmdline", (int)vm->pid);
+	char *root = xstrfmt("%s/proc/%d/root", a->root, (int)vm->pid);
+	bool yes = (vm->jail && vm_root_is(root, vm->jail)) ||
+		   (!read_under(a, path, sb) && vm_cmdline_is(sb->buf, sb->len, vm->id));
 
-	if (!read_under(a, path, sb))
-		for (size_t at = 0; at < sb->len && !yes; at += strlen(sb->buf + at) + 1)
-			yes = !strcmp(sb->buf + at, "--id") && at + 5 < sb->len &&
-			      !strcmp(sb->buf + at + 5, id);
 	free(path);
+	free(root);
 	return yes;
 }
 
-static void check_jail(struct audit *a, const struct audit_vm *vm, struct strbuf *sb)
+static void check_jail(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
-	char *path = xstrfmt("/proc/%d/root", (int)vm->pid), *want;
+	char *link, *path, *want;
 
-	read_link(a, path, sb);
-	free(path);
 	if (!vm->jail) {
 		audit_report(a, vm->id, "jail", AUDIT_FAIL, "its record names no jail");
 		return;
 	}
+	link = xstrfmt("/proc/%d/root", (int)vm->pid);
+	path = xstrfmt("%s%s", a->root, link);
 	want = xstrfmt("%s/root", vm->jail);
-	if (strcmp(sb->buf, want))
+	read_link(a, link, sb);
+	if (!vm_root_is(path, vm->jail))
 		audit_report(a, vm->id, "jail", AUDIT_FAIL, "its root is %s, not %s",
 			     sb->len ? sb->buf : "unknown", want);
 	else
 		audit_report(a, vm->id, "jail", AUDIT_PASS, "chrooted in %s", want);
+	free(link);
+	free(path);
 	free(want);
 }
 
 /* Its namespace of type (pid, net) against the host's, which is init's. */
-static void check_namespace(struct audit *a, const struct audit_vm *vm, const char *type,
+static void check_namespace(struct audit *a, const struct vm_record *vm, const char *type,
 			    const char *path)
 {
 	struct strbuf ours = STRBUF_INIT, host = STRBUF_INIT;
@@ -789,8 +694,8 @@ static void check_namespace(struct audit *a, const struct audit_vm *vm, const ch
 	strbuf_release(&host);
 }
 
-static void check_vm_user(struct audit *a, const struct audit_vm *vm, const char *status,
-			  const struct audit_vm *others, size_t nr)
+static void check_vm_user(struct audit *a, const struct vm_record *vm, const char *status,
+			  const struct vm_record *others, size_t nr)
 {
 	int64_t uid, gid;
 
@@ -855,7 +760,7 @@ static bool limited(const char *dir, const char *file, struct strbuf *sb)
 	return sb->len && !starts_with(sb->buf, "max");
 }
 
-static void check_cgroups(struct audit *a, const struct audit_vm *vm, struct strbuf *sb)
+static void check_cgroups(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
 	static const struct { const char *what, *v2, *v1; } limits[] = {
 		{ "memory", "memory.max", "memory.limit_in_bytes" },
@@ -904,7 +809,7 @@ static void check_cgroups(struct audit *a, const struct audit_vm *vm, struct str
  * the tap, named as the VM, and others named nimbus, its 8 hex digits
  * and one letter.
  */
-static void check_links(struct audit *a, const struct audit_vm *vm, struct strbuf *sb)
+static void check_links(struct audit *a, const struct vm_record *vm, struct strbuf *sb)
 {
 	struct strvec lines = STRVEC_INIT;
 	struct strbuf stray = STRBUF_INIT;
@@ -938,7 +843,7 @@ static void check_links(struct audit *a, const struct audit_vm *vm, struct strbu
 	strbuf_release(&stray);
 }
 
-static void check_rootfs(struct audit *a, const struct audit_vm *vm, struct store *st)
+static void check_rootfs(struct audit *a, const struct vm_record *vm, struct store *st)
 {
 	struct strbuf address = STRBUF_INIT;
 	int rc;
@@ -961,7 +866,7 @@ static void check_rootfs(struct audit *a, const struct audit_vm *vm, struct stor
 	strbuf_release(&address);
 }
 
-void audit_vm(struct audit *a, const struct audit_vm *vm, const struct audit_vm *others,
+void audit_vm(struct audit *a, const struct vm_record *vm, const struct vm_record *others,
 	      size_t nr, struct store *st)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -969,7 +874,7 @@ void audit_vm(struct audit *a, const struct audit_vm *vm, const struct audit_vm 
 
 	if (vm->pid <= 0) {
 		audit_report(a, vm->id, "process", AUDIT_WARN, "not started yet");
-	} else if (!is_vm_process(a, vm->pid, vm->id, &sb) || read_under(a, path, &sb)) {
+	} else if (!is_vm_process(a, vm, &sb) || read_under(a, path, &sb)) {
 		audit_report(a, vm->id, "process", AUDIT_WARN, "pid %d is gone: reap it", (int)vm->pid);
 	} else {
 		check_vm_user(a, vm, sb.buf, others, nr);

@@ -50,30 +50,8 @@ void audit_services(struct audit *a);
  */
 bool audit_is_serve(const char *cmdline, size_t len);
 
-/*
- * A VM, as its record (<core.run_dir>/vms/<id>.json, written by boot)
- * describes it: the fields of boot's struct vm_record that the checks
- * need, read here until lib/vm.h lands.
- */
-struct audit_vm {
-	json_t *doc;
-	const char *id;
-	pid_t pid;			/* Firecracker's, on the host; 0 before it runs */
-	int64_t uid, gid;
-	const char *jail;		/* <chroot_base>/<exec>/<id>, holding root/ */
-	const char *netns;		/* its path, or NULL */
-	struct strvec cgroups;		/* its cgroup directories */
-	const char *job;
-};
-#define AUDIT_VM_INIT { .cgroups = STRVEC_INIT }
-
-/* The record of VM id: 0, -EXIT_NOTFOUND, or -EXIT_FAIL when malformed. */
-int audit_vm_load(const char *id, struct audit_vm *vm);
-/* Every record; malformed ones are skipped with a warning. */
-void audit_vm_list(struct audit_vm **out, size_t *nr);
-void audit_vm_release(struct audit_vm *vm);
-
 struct store;
+struct vm_record;
 
 /*
  * The VM's Firecracker: inside its jail, in its own pid and network
@@ -82,7 +60,7 @@ struct store;
  * cgroup limits; the names of the links in its namespace; the rootfs
  * attested for its job (st NULL: the store could not be opened).
  */
-void audit_vm(struct audit *a, const struct audit_vm *vm, const struct audit_vm *others,
+void audit_vm(struct audit *a, const struct vm_record *vm, const struct vm_record *others,
 	      size_t nr, struct store *st);
 
 #endif

@@ -109,12 +109,45 @@ static int test_fail(const char *step)
 	return fail(EXIT_FAIL, "injected failure at %s", step);
 }
 
-/* Run a step and time it. */
+/*
+ * A signal that asks nimbus to stop (an operator's ^C, systemd stopping
+ * a unit) while a boot is under way: the boot stops after its step and
+ * undoes what it did, as on any failure.
+ */
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_stop_signals(struct sigaction *old)
+{
+	/* restarted: the libraries' reads, writes and waits go on; poll() and sleeps return */
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	stop_signal = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+		sigaction(stop_signals[i], &sa, &old[i]);
+}
+
+static void restore_stop_signals(const struct sigaction *old)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+		sigaction(stop_signals[i], &old[i], NULL);
+}
+
+/* Run a step and time it, unless nimbus was asked to stop. */
 static int step(struct boot *b, const char *name, int (*fn)(struct boot *))
 {
 	double t = mono_seconds();
-	int rc = fn(b);
+	int rc;
 
+	if (stop_signal)
+		return fail(EXIT_FAIL, "interrupted by SIG%s before %s", sigabbrev_np(stop_signal), name);
+	rc = fn(b);
 	if (!rc)
 		rc = test_fail(name);
 	json_object_set_new(b->timings, name,
@@ -703,12 +736,12 @@ static int start(struct boot *b)
 	int rc;
 
 	while (!(rc = fc_api_call(&b->api, "GET", "/", NULL, &info)) && !running(info) &&
-	       mono_ms() < b->deadline) {
+	       mono_ms() < b->deadline && !stop_signal) {
 		json_decref(info);
 		info = NULL;
 		sleep_ms(1);
 	}
-	if (!rc && !running(info))
+	if (!rc && !running(info) && !stop_signal)
 		rc = fail(EXIT_UNAVAILABLE, "the VM did not start in time");
 	json_decref(info);
 	waited(b, t);
@@ -820,7 +853,7 @@ static int pin(struct boot *b)
 		found = 0;
 		for (size_t i = 0; i < nr; i++)
 			found += vcpu_of(&t[i]) >= 0;
-		if (found >= b->vcpus)
+		if (found >= b->vcpus || stop_signal)
 			break;
 		if (mono_ms() >= b->deadline) {
 			rc = fail(EXIT_UNAVAILABLE, "%" PRId64 " of the %" PRId64 " vCPU threads of "
@@ -928,13 +961,61 @@ static json_t *plan_json(struct boot *b)
 	return doc;
 }
 
+/* A dry run: what a boot would do now. */
+static int plan(struct boot *b, json_t **out)
+{
+	int rc = step(b, "allocate", allocate);
+
+	if (!rc)
+		rc = place_cgroups(b);
+	if (!rc)
+		*out = plan_json(b);
+	return rc;
+}
+
+/* The steps that change the host, after the checks. */
+static int run(struct boot *b)
+{
+	bool snapshot = b->o->snapshot;
+	int rc = step(b, "allocate", allocate);
+
+	if (!rc)
+		rc = step(b, "network", make_network);
+	if (!rc)
+		rc = step(b, "cgroups", place_cgroups);
+	if (!rc)
+		rc = step(b, "chroot", make_jail);
+	/* the VM starts with the jailer, or when its snapshot is loaded: check just before */
+	if (!rc && !snapshot)
+		rc = step(b, "fence_check", recheck_fence);
+	if (!rc)
+		rc = fc_api_open(&b->api, b->socket.buf, b->start_timeout);
+	if (!rc)
+		rc = step(b, "jailer", run_jailer);
+	if (!rc)
+		rc = step(b, "socket", wait_socket);
+	if (!rc && snapshot)
+		rc = step(b, "fence_check", recheck_fence);
+	if (!rc)
+		rc = snapshot ? step(b, "snapshot_load", load_snapshot) : step(b, "start", start);
+	if (!rc)
+		rc = step(b, "pinning", pin);
+	if (!rc) {
+		json_object_set_new(b->timings, "total", json_integer((mono_seconds() - b->started) * 1e6));
+		json_object_set_new(b->timings, "waiting", json_integer(b->waited * 1e6));
+		rc = step(b, "record", finish);
+	}
+	return rc;
+}
+
 int vm_boot(struct store *st, const struct boot_opts *o, json_t **out)
 {
 	struct boot b = { .o = o, .st = st, .pidfd = -1, .api = { .dirfd = -1 }, .topo = TOPOLOGY_INIT,
 			  .cg = CGROUP_LAYOUT_INIT, .jail = STRBUF_INIT, .root = STRBUF_INIT,
 			  .netns = STRBUF_INIT, .socket = STRBUF_INIT, .values = STRVEC_INIT,
 			  .cgroups = STRVEC_INIT, .argv = STRVEC_INIT, .links = STRVEC_INIT };
-	int rc, code;
+	struct sigaction old[ARRAY_SIZE(stop_signals)];
+	int rc;
 
 	b.started = mono_seconds();
 	b.timings = json_object();
@@ -942,52 +1023,19 @@ int vm_boot(struct store *st, const struct boot_opts *o, json_t **out)
 	rc = prepare(&b);
 	if (!rc)
 		rc = step(&b, "fence_check", check_fence);
-	if (!rc && !dry(&b))
-		rc = step(&b, "attest", attest);
-	if (!rc)
-		rc = step(&b, "allocate", allocate);
-	if (!rc && dry(&b)) {
-		rc = place_cgroups(&b);
-		if (!rc)
-			*out = plan_json(&b);
-		release(&b);
-		return rc;
-	}
-	if (!rc)
-		rc = step(&b, "network", make_network);
-	if (!rc)
-		rc = step(&b, "cgroups", place_cgroups);
-	if (!rc)
-		rc = step(&b, "chroot", make_jail);
-	/* the VM starts with the jailer, or when its snapshot is loaded: check just before */
-	if (!rc && !o->snapshot)
-		rc = step(&b, "fence_check", recheck_fence);
-	if (!rc)
-		rc = fc_api_open(&b.api, b.socket.buf, b.start_timeout);
-	if (!rc)
-		rc = step(&b, "jailer", run_jailer);
-	if (!rc)
-		rc = step(&b, "socket", wait_socket);
-	if (!rc && o->snapshot)
-		rc = step(&b, "fence_check", recheck_fence);
-	if (!rc && o->snapshot)
-		rc = step(&b, "snapshot_load", load_snapshot);
+	if (!rc && dry(&b))
+		rc = plan(&b, out);
 	else if (!rc)
-		rc = step(&b, "start", start);
-	if (!rc)
-		rc = step(&b, "pinning", pin);
-	if (!rc) {
-		json_object_set_new(b.timings, "total", json_integer((mono_seconds() - b.started) * 1e6));
-		json_object_set_new(b.timings, "waiting", json_integer(b.waited * 1e6));
-		rc = step(&b, "record", finish);
+		rc = step(&b, "attest", attest);
+	if (!rc && !dry(&b)) {
+		catch_stop_signals(old);
+		rc = run(&b);
+		if (rc)
+			rollback(&b);
+		else
+			*out = json_incref(b.doc);
+		restore_stop_signals(old);
 	}
-	if (rc) {
-		code = rc;
-		rollback(&b);
-		release(&b);
-		return code;
-	}
-	*out = json_incref(b.doc);
 	release(&b);
-	return 0;
+	return rc;
 }

@@ -153,12 +153,16 @@ void cgroup_values(int version, const struct cgroup_limits *lim, struct strvec *
 	strvec_pushf(out, "pids.max=%" PRId64, lim->pids);
 }
 
-/* As the jailer reads it: CONTROLLER.PROPERTY, exactly one dot. */
+/*
+ * As the jailer (1.16) reads it: CONTROLLER.PROPERTY, the controller up
+ * to the first dot (memory.memsw.limit_in_bytes is memory's), and no
+ * path in it.
+ */
 int cgroup_file_controller(const char *file, struct strbuf *controller)
 {
 	const char *dot = strchr(file, '.');
 
-	if (!dot || dot == file || !dot[1] || strchr(dot + 1, '.') || strchr(file, '/'))
+	if (!dot || dot == file || !dot[1] || strchr(file, '/'))
 		return -1;
 	strbuf_add(controller, file, dot - file);
 	return 0;

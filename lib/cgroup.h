@@ -64,7 +64,10 @@ struct cgroup_limits {
  */
 void cgroup_values(int version, const struct cgroup_limits *lim, struct strvec *out);
 
-/* The controller a FILE of FILE=VALUE belongs to ("cpuset.cpus": "cpuset"). */
+/*
+ * The controller a FILE of FILE=VALUE belongs to ("cpuset.cpus": "cpuset"),
+ * or -1 for a file the jailer refuses.
+ */
 int cgroup_file_controller(const char *file, struct strbuf *controller);
 
 /* The directories the jailer makes for id, one per hierarchy, for the controllers above. */

@@ -225,7 +225,7 @@ static void add_victim(struct victims *vs, struct step *s, pid_t pid)
 	fd = pid > 0 ? pidfd_open(pid, 0) : -1;
 	if (fd < 0 && (pid <= 0 || errno == ESRCH))
 		return;
-	if (fd >= 0 && !vm_process_is(pid, s->vm->id)) {
+	if (fd >= 0 && !vm_process_of(pid, s->vm->id, s->vm->jail)) {
 		close(fd);
 		return;
 	}

@@ -96,7 +96,7 @@ int vm_record_from_json(struct vm_record *r, json_t *doc)
 	r->id = str_field(doc, "id");
 	if (!json_is_object(doc) || !r->id || !vm_id_valid(r->id)) {
 		vm_record_release(r);
-		return fail(EXIT_FAIL, "not a VM record: no valid id");
+		return fail(EXIT_FAIL, "no valid VM id");
 	}
 	r->state = str_field(doc, "state");
 	r->job = str_field(doc, "job");
@@ -115,15 +115,8 @@ int vm_record_from_json(struct vm_record *r, json_t *doc)
 	r->runner_scope = str_field(doc, "runner_scope");
 	r->runner_id = int_field(doc, "runner_id", 0);
 	if (r->pid < 0 || r->fence < 0) {
-		struct strbuf msg = STRBUF_INIT;
-
-		int rc;
-
-		strbuf_addf(&msg, "VM record %s: negative pid or fence", r->id);
 		vm_record_release(r);
-		rc = fail(EXIT_FAIL, "%s", msg.buf);
-		strbuf_release(&msg);
-		return rc;
+		return fail(EXIT_FAIL, "a negative pid or fence");
 	}
 	return 0;
 }
@@ -143,7 +136,13 @@ int vm_record_load(const char *id, struct vm_record *r)
 		rc = fail_errno(errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL, "no record of VM %s", id);
 	else if (!(doc = json_loadb(sb.buf, sb.len, JSON_REJECT_DUPLICATES, &jerr)))
 		rc = fail(EXIT_FAIL, "%s: %s", path.buf, jerr.text);
-	else if (!(rc = vm_record_from_json(r, doc)) && strcmp(r->id, id)) {
+	else if ((rc = vm_record_from_json(r, doc))) {
+		/* fail() reuses the buffer of fail_message() */
+		char *why = xstrdup(fail_message());
+
+		rc = fail(EXIT_FAIL, "%s: %s", path.buf, why);
+		free(why);
+	} else if (strcmp(r->id, id)) {
 		rc = fail(EXIT_FAIL, "%s records VM %s", path.buf, r->id);
 		vm_record_release(r);
 	}
@@ -249,7 +248,7 @@ int vm_record_list(struct vm_record **out, size_t *nr)
 		if (rc) {
 			/* gone since readdir (a teardown): not a VM any more */
 			if (rc != -EXIT_NOTFOUND)
-				warning("skipping the record of %s: %s", id, fail_message());
+				warning("skipping %s", fail_message());
 			continue;
 		}
 		ALLOC_GROW(*out, *nr + 1, alloc);
@@ -327,11 +326,14 @@ bool vm_cmdline_id(const char *cmdline, size_t len, char *id)
 	size_t n;
 
 	*id = '\0';
-	/* past the program's name; the last argument may lack its NUL */
+	/* past the program's name */
 	for (size_t at = strnlen(cmdline, len) + 1; at < len; at += n + 1) {
 		const char *a = cmdline + at;
 
 		n = strnlen(a, len - at);
+		/* a last argument without its NUL may have been cut short */
+		if (at + n == len)
+			break;
 		if (after_id && !id_value(a, n, id))
 			return false;
 		if (!after_id && n > 5 && !memcmp(a, "--id=", 5) && !id_value(a + 5, n - 5, id))
@@ -341,6 +343,13 @@ bool vm_cmdline_id(const char *cmdline, size_t len, char *id)
 		after_id = !after_id && n == 4 && !memcmp(a, "--id", 4);
 	}
 	return *id && !after_id;
+}
+
+bool vm_cmdline_is(const char *cmdline, size_t len, const char *id)
+{
+	char got[VM_ID_LEN + 1];
+
+	return vm_cmdline_id(cmdline, len, got) && !strcmp(got, id);
 }
 
 /* The command line of pid: its length, or -1 when the process is gone. */
@@ -368,7 +377,6 @@ bool vm_process_id(pid_t pid, char *id)
 bool vm_process_is(pid_t pid, const char *id)
 {
 	struct strbuf cmd = STRBUF_INIT;
-	char got[VM_ID_LEN + 1];
 	ssize_t len;
 	int tries = 0;
 	bool is;
@@ -376,7 +384,27 @@ bool vm_process_is(pid_t pid, const char *id)
 	/* in the middle of an exec (the jailer's of Firecracker), a process shows none for a moment */
 	while (!(len = cmdline_of(pid, &cmd)) && ++tries < 50)
 		sleep_ms(2);
-	is = len > 0 && vm_cmdline_id(cmd.buf, cmd.len, got) && !strcmp(got, id);
+	is = len > 0 && vm_cmdline_is(cmd.buf, cmd.len, id);
 	strbuf_release(&cmd);
 	return is;
+}
+
+bool vm_root_is(const char *proc_root, const char *jail)
+{
+	char *dir = xstrfmt("%s/root", jail);
+	struct stat root, want;
+	bool yes = !stat(proc_root, &root) && !stat(dir, &want) && root.st_dev == want.st_dev &&
+		   root.st_ino == want.st_ino;
+
+	free(dir);
+	return yes;
+}
+
+bool vm_process_of(pid_t pid, const char *id, const char *jail)
+{
+	char *root = xstrfmt("/proc/%d/root", (int)pid);
+	bool yes = (jail && vm_root_is(root, jail)) || vm_process_is(pid, id);
+
+	free(root);
+	return yes;
 }

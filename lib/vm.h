@@ -105,9 +105,23 @@ int vm_reap_lock(void);
  * or "--id=ID" before any "--", when every such option names the same.
  */
 bool vm_cmdline_id(const char *cmdline, size_t len, char *id);
-/* Whether the process pid is the Firecracker (or jailer) of VM id, from its command line. */
+/* Whether a command line is VM id's Firecracker or jailer: its VM is id. */
+bool vm_cmdline_is(const char *cmdline, size_t len, const char *id);
+/* The same, of the process pid. */
 bool vm_process_is(pid_t pid, const char *id);
-/* The same for any VM: the id it runs, in id (VM_ID_LEN + 1 bytes). */
+/* The VM of the process pid's command line, in id (VM_ID_LEN + 1 bytes). */
 bool vm_process_id(pid_t pid, char *id);
+/*
+ * Whether proc_root, a /proc/PID/root (under any prefix), is <jail>/root.
+ * By the directory, not by the name the link reads as: the jailer pivots
+ * into the jail in a mount namespace of its own, from where it is "/".
+ */
+bool vm_root_is(const char *proc_root, const char *jail);
+/*
+ * Whether pid is VM id's Firecracker: its root is <jail>/root (a jailed
+ * process cannot change that, while it can rewrite its command line),
+ * or its command line names id. jail may be NULL.
+ */
+bool vm_process_of(pid_t pid, const char *id, const char *jail);
 
 #endif

@@ -38,7 +38,7 @@ static int vm_pidfd(const struct vm_record *r)
 {
 	int fd = r->pid ? pidfd_open(r->pid, 0) : -1;
 
-	if (fd >= 0 && !vm_process_is(r->pid, r->id)) {
+	if (fd >= 0 && !vm_process_of(r->pid, r->id, r->jail)) {
 		close(fd);
 		fd = -1;
 	}

@@ -39,8 +39,13 @@ conf() {
 	[ "$(jq -r '.["boot-source"].boot_args' <<<"$output")" = \
 		"reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet loglevel=1 console=ttyS0 init=/init" ]
 	# the settings are the defaults of the options
-	NIMBUS_FIRECRACKER_VCPUS=8 NIMBUS_FIRECRACKER_MEM_MIB=256 NIMBUS_FIRECRACKER_IO_ENGINE=Async conf
+	NIMBUS_FIRECRACKER_VCPUS=8 NIMBUS_FIRECRACKER_MEM_MIB=256 NIMBUS_FIRECRACKER_IO_ENGINE=Async \
+		NIMBUS_FIRECRACKER_BOOT_ARGS=init=/sbin/init NIMBUS_FIRECRACKER_HUGE_PAGES=true conf
 	[ "$(jq -r '.["machine-config"].vcpu_count, .["machine-config"].mem_size_mib, .drives[0].io_engine' <<<"$output" | tr '\n' ' ')" = "8 256 Async " ]
+	[ "$(jq -r '.["machine-config"].huge_pages' <<<"$output")" = 2M ]
+	[[ $(jq -r '.["boot-source"].boot_args' <<<"$output") == *" 8250.nr_uarts=0 init=/sbin/init" ]]
+	NIMBUS_FIRECRACKER_BOOT_ARGS=init=/sbin/init conf --boot-args init=/init
+	[[ $(jq -r '.["boot-source"].boot_args' <<<"$output") == *" init=/init" ]]
 }
 
 @test "bad options: exit 2 and nothing on stdout" {

@@ -53,6 +53,8 @@ check_objects() {
 	[ "$(readlink "/proc/$pid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]
 	[ "$(readlink "/proc/$pid/ns/net")" = "net:[$(stat -L -c %i "$T/netns/$id")]" ]
 	! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- --no-seccomp
+	# started as the jailer starts it: reap and audit find it by "--id ID"
+	tr '\0' '\n' <"/proc/$pid/cmdline" | grep -A1 -x -- --id | grep -qx "$id"
 
 	# each fc_vcpu thread on its CPU, every thread on the VM's set
 	cpu=$(rec "$id" cpus)
@@ -72,6 +74,9 @@ check_objects() {
 	assert_output --partial "master nimbus${hex}b"
 	run nsenter --net="$T/netns/$id" ip -d link show "nimbus${hex}n"
 	assert_output --partial "master nimbus${hex}b"
+	# and nothing else in the namespace
+	[ "$(nsenter --net="$T/netns/$id" ip -o link show | cut -d: -f2 | cut -d@ -f1 | sort | tr -d ' ' | tr '\n' ' ')" = \
+		"lo $id nimbus${hex}b nimbus${hex}n " ]
 	run ip -d link show "nimbus${hex}h"
 	assert_success
 	assert_output --partial "veth"
@@ -138,6 +143,48 @@ check_objects() {
 
 @test "a boot creates the documented objects, with their names and values; vm stop removes them" {
 	for_each_store check_objects
+}
+
+@test "nimbus audit finds a booted VM as it should be: jailed, its own namespaces and uid, filtered" {
+	local id check
+	boot
+	assert_success
+	id=$output
+	run --separate-stderr nimbus audit --vm "$id" --json
+	for check in user jail pid_ns net_ns no_new_privs seccomp cgroup tap rootfs; do
+		[ "$(jq -r --arg c "$check" '.[] | select(.check == $c) | .status' <<<"$output")" = pass ] ||
+			fail "$check: $(jq -c --arg c "$check" '.[] | select(.check == $c)' <<<"$output")"
+	done
+	# no capability held; the jailer leaves the bounding set as it found it
+	[[ $(jq -r '.[] | select(.check == "capabilities") | .reason' <<<"$output") == "none"* ]]
+	nimbus vm stop "$id" --fence "$FENCE" >/dev/null
+	# a Firecracker without its seccomp filters is caught
+	echo fc-seccomp >"$T/fail"
+	boot --cpus 0
+	assert_success
+	id=$output
+	run --separate-stderr nimbus audit --vm "$id" --json
+	assert_status 3
+	[[ $(jq -r '.[] | select(.check == "seccomp") | .status + " " + .reason' <<<"$output") == "fail not filtering on thread"* ]]
+	nimbus vm stop "$id" --fence "$FENCE" >/dev/null
+	assert_no_leftovers
+}
+
+@test "a Firecracker that blanked its command line is still known by its jail, and stopped" {
+	local id pid
+	echo fc-hide >"$T/fail"
+	boot
+	assert_success
+	id=$output
+	pid=$(rec "$id" pid)
+	wait_for 50 sh -c "! tr -d '\\0' </proc/$pid/cmdline | grep -q ."
+	[ "$(nimbus vm list --json | jq -r '.[0].alive')" = true ]
+	run --separate-stderr nimbus audit --vm "$id" --json
+	[ "$(jq -r '.[] | select(.check == "jail") | .status' <<<"$output")" = pass ]
+	run --separate-stderr nimbus vm stop "$id" --fence "$FENCE" --timeout 0
+	assert_success
+	assert_line --index 0 "killed $id pid $pid"
+	assert_no_leftovers
 }
 
 @test "the VM id alone on stdout; vm stop kills a guest that ignores Ctrl-Alt-Del" {
@@ -208,6 +255,27 @@ check_objects() {
 		"$NIMBUS" boot --job j1 --fence "$FENCE" --dry-run --json
 	assert_success
 	[ "$(jq -r .uid <<<"$output")" = 3000000 ]
+}
+
+@test "cgroup v2 where the unified hierarchy has the controllers: the plan" {
+	local unified
+	unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[ -n "$unified" ] || skip "no cgroup2 mount"
+	# here the unified hierarchy has hugetlb at most, and the controllers
+	# cannot move while the v1 hierarchies hold them: in a mount namespace
+	# of its own, boot reads that it has all four
+	echo "cpuset cpu io memory hugetlb pids" >"$T/controllers"
+	run --separate-stderr unshare -m sh -c "mount --bind $T/controllers $unified/cgroup.controllers &&
+		exec $NIMBUS boot --job j1 --fence $FENCE --cpu-quota 150 --dry-run --json"
+	assert_success
+	[ "$(jq -r .cgroup_version <<<"$output")" = 2 ]
+	[ "$(jq -r '.cgroups | join(" ")' <<<"$output")" = "$unified/$BOOT_CGROUP/$(jq -r .id <<<"$output")" ]
+	[ "$(jq -r '.cgroup_values | join(",")' <<<"$output")" = \
+		"cpuset.cpus=0,cpuset.mems=0,cpu.max=150000 100000,memory.max=$(((128 + 64) << 20)),pids.max=128" ]
+	jq -e '.jailer | index("--cgroup-version") as $i | .[$i + 1] == "2"' <<<"$output" >/dev/null
+	# outside, what this host offers
+	run --separate-stderr nimbus boot --job j1 --fence "$FENCE" --dry-run --json
+	[ "$(jq -r .cgroup_version <<<"$output")" = "$(nimbus host topology --json | jq -r .cgroup.version)" ]
 }
 
 @test "without root: exit 8; without a usable KVM: exit 6; both before anything else" {

@@ -76,6 +76,19 @@ fails_at() {
 	[ "$(nimbus job show j1 --json | jq -r '.meta["vm.id"]')" = null ]
 }
 
+@test "a boot asked to stop (SIGTERM, SIGINT, SIGHUP) while the jailer runs undoes what it did" {
+	local sig
+	for sig in TERM INT HUP; do
+		# from the jailer's wrapper: its parent is nimbus
+		echo "kill -$sig \$(cut -d' ' -f4 /proc/\$PPID/stat)" >"$T/before-jailer"
+		fails_at 1
+		[[ $stderr == *"interrupted by SIG$sig before socket"* ]] || fail "$stderr"
+	done
+	rm "$T/before-jailer"
+	boot
+	assert_success
+}
+
 @test "a boot killed after a step leaves what it made for the reaper" {
 	local id
 	NIMBUS_TEST_BOOT_FAIL=network:kill run nimbus boot --job j1 --fence "$FENCE"

@@ -42,8 +42,15 @@ jailer() {
 	[[ $stderr == *"Invalid cgroup version: 3"* ]]
 	jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 --cgroup cpuset.cpus
 	[[ $stderr == *"Invalid format for cgroups"* ]]
-	jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 --cgroup memory.memsw.limit_in_bytes=1
+	jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 --cgroup cpu.max=1=2
 	[[ $stderr == *"Invalid format for cgroups"* ]]
+	jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 --cgroup tasks=1
+	[[ $stderr == *"Cgroup invalid file: tasks=1"* ]]
+	jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 --cgroup ../cpu.max=1
+	[[ $stderr == *"Cgroup invalid file"* ]]
+	cp "$FC" "$T/vmm"
+	jailer --id vm-1 --exec-file "$T/vmm" --uid 1 --gid 1
+	[[ $stderr == *'must contain "firecracker"'* ]]
 	jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 --resource-limit cpu=1
 	[[ $stderr == *"Invalid resource argument"* ]]
 	jailer --id vm-1 --id vm-2 --exec-file "$exe" --uid 1 --gid 1
@@ -56,7 +63,8 @@ jailer() {
 	[[ $stderr == *"network namespace"* ]]
 	# valid, stopped once the arguments are checked
 	FC_DOUBLE_FAIL=jailer-args jailer --id vm-1 --exec-file "$exe" --uid 1 --gid 1 \
-		--cgroup cpuset.cpus=0 --resource-limit fsize=10 -- --api-sock /s
+		--cgroup cpuset.cpus=0 --cgroup memory.memsw.limit_in_bytes=1 --resource-limit fsize=10 \
+		-- --api-sock /s
 	[[ $stderr == *"failing at jailer-args"* ]]
 }
 

@@ -31,7 +31,9 @@ teardown() {
 		wait "$VM_PID" 2>/dev/null || true
 	fi
 	for d in "${CGROUPS[@]}"; do
-		rmdir "$d" "${d%/*}" 2>/dev/null || true
+		# a killed task leaves its memory and pids cgroups a moment later
+		wait_for 50 rmdir "$d" || true
+		rmdir "${d%/*}" 2>/dev/null || true
 	done
 	[ -z "$NETNS" ] || ip netns delete "$NETNS" 2>/dev/null || true
 }
@@ -154,8 +156,12 @@ fake_firecracker() {
 	record "$VM" 777 12345 12345 "" "$BATS_TEST_TMPDIR/netns" "$cg"
 	flags "$VM/rootfs=warn" --vm "$VM"
 
-	# its pid taken by another process since: reap's business
+	# its command line rewritten, as a Firecracker taken over could: still it, in its jail
 	record "$VM" 777 12345 12345 j1 "$BATS_TEST_TMPDIR/netns" "$cg"
+	fake_process "$R" 777 ""
+	flags "" --vm "$VM"
+	# its pid taken by another process since: reap's business
+	ln -sfn / "$R/proc/777/root"
 	fake_process "$R" 777 sleep 600
 	flags "$VM/process=warn" --vm "$VM"
 	[ "$(reason process)" = "pid 777 is gone: reap it" ]

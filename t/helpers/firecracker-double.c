@@ -24,7 +24,9 @@
  *			on the configuration file), fc-start (refuse to
  *			start), fc-vcpus (leave the vCPU threads unnamed),
  *			fc-snapshot-load (refuse loads), fc-ctrl-alt-del
- *			(ignore it), fc-seccomp (no filter)
+ *			(ignore it), fc-seccomp (no filter), fc-hide (blank
+ *			its command line, as a Firecracker taken over by its
+ *			guest could)
  */
 #include "common.h"
 #include "swagger.h"
@@ -683,7 +685,7 @@ static void parse_args(const char **argv, struct args *a)
 			      name);
 		}
 		if (!strcmp(name, "id"))
-			vm.id = v;
+			vm.id = xstrdup(v);	/* argv may be blanked (fc-hide) */
 		else if (!strcmp(name, "api-sock"))
 			a->api_sock = v;
 		else if (!strcmp(name, "config-file"))
@@ -721,6 +723,13 @@ static void open_log_and_spec(void)
 	if (!vm.spec)
 		fatal("no API specification at '%s': %s", path.buf, jerr.text);
 	strbuf_release(&path);
+}
+
+/* Blank the arguments where /proc/PID/cmdline reads them. */
+static void hide(const char **argv)
+{
+	for (; *argv; argv++)
+		memset((char *)*argv, 0, strlen(*argv));
 }
 
 static void on_signal(int sig)
@@ -766,6 +775,8 @@ int main(int argc UNUSED, const char **argv)
 	} else if (a.config_file) {
 		boot_from_file(a.config_file);
 	}
+	if (failing("fc-hide"))
+		hide(argv);
 	sigwait(&set, &sig);
 	log_event(json_pack("{s:s, s:s}", "event", "exit", "why", sig == SIGUSR1 ? "ctrl-alt-del" :
 			    strsignal(sig)));

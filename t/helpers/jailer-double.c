@@ -14,7 +14,8 @@
  * namespace pivoted into the jail, /dev/net/tun and /dev/kvm in it, the
  * network namespace, a new session on /dev/null, a new pid namespace
  * whose first process's pid goes to <exec>.pid, the uid and gid, and
- * the exec of the copy with --id=ID and the arguments after "--".
+ * the exec of the copy with --id ID, the start times and the arguments
+ * after "--", as the real one execs Firecracker.
  *
  * Where it differs, for the Firecracker double: that double is
  * dynamically linked, maybe with sanitizers, so the host's /usr, /lib,
@@ -165,6 +166,13 @@ static void parse_args(const char *const *argv, struct args *a)
 		a->base = "/srv/jailer";
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 static void check_args(const struct args *a)
 {
 	size_t n = strlen(a->id);
@@ -175,6 +183,10 @@ static void check_args(const struct args *a)
 		jail_error("Invalid instance ID: %s", a->id);
 	if (stat(a->exec_file, &st) || !S_ISREG(st.st_mode))
 		jail_error("Invalid exec file path: %s", a->exec_file);
+	/* the jailer is for Firecracker only, and says so */
+	if (!strstr(base_name(a->exec_file), "firecracker"))
+		jail_error("Invalid filename. The filename of `--exec-file` option must contain "
+			   "\"firecracker\": %s", a->exec_file);
 	if (a->netns && stat(a->netns, &st))
 		jail_error("Failed to open the network namespace %s: %s", a->netns, strerror(errno));
 	if (a->parent && !cgroup_parent_valid(a->parent))
@@ -183,10 +195,12 @@ static void check_args(const struct args *a)
 		const char *eq = strchr(a->cgroups.v[i], '=');
 		struct strbuf file = STRBUF_INIT, ctl = STRBUF_INIT;
 
-		if (eq)
-			strbuf_add(&file, a->cgroups.v[i], eq - a->cgroups.v[i]);
-		if (!eq || !eq[1] || cgroup_file_controller(file.buf, &ctl))
+		/* FILE=VALUE, one '=' and a value */
+		if (!eq || !eq[1] || strchr(eq + 1, '='))
 			jail_error("Invalid format for cgroups: %s", a->cgroups.v[i]);
+		strbuf_add(&file, a->cgroups.v[i], eq - a->cgroups.v[i]);
+		if (cgroup_file_controller(file.buf, &ctl))
+			jail_error("Cgroup invalid file: %s", a->cgroups.v[i]);
 		strbuf_release(&file);
 		strbuf_release(&ctl);
 	}
@@ -198,13 +212,6 @@ static void check_args(const struct args *a)
 		     !skip_prefix(a->limits.v[i], "no-file=", &v)) || parse_u64(v, UINT64_MAX, &limit))
 			jail_error("Invalid resource argument: %s", a->limits.v[i]);
 	}
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
 }
 
 static void copy_file(const char *from, const char *to)
@@ -449,10 +456,16 @@ static NORETURN void exec_firecracker(const struct args *a, const char *exec_nam
 
 	if (setgroups(0, NULL) || setgid(a->gid) || setuid(a->uid))
 		jail_error("Failed to drop privileges: %s", strerror(errno));
+	/* as the real one: each value an argument of its own */
 	strvec_pushf(&argv, "/%s", exec_name);
-	strvec_pushf(&argv, "--id=%s", a->id);
-	strvec_pushf(&argv, "--start-time-us=%" PRId64, start_us);
-	strvec_pushf(&argv, "--start-time-cpu-us=%" PRId64, cpu_us);
+	strvec_push(&argv, "--id");
+	strvec_push(&argv, a->id);
+	strvec_push(&argv, "--start-time-us");
+	strvec_pushf(&argv, "%" PRId64, start_us);
+	strvec_push(&argv, "--start-time-cpu-us");
+	strvec_pushf(&argv, "%" PRId64, usecs(CLOCK_PROCESS_CPUTIME_ID));
+	strvec_push(&argv, "--parent-cpu-time-us");
+	strvec_pushf(&argv, "%" PRId64, cpu_us);
 	for (const char *const *e = a->extra; e && *e; e++)
 		strvec_push(&argv, *e);
 	step_done("jailer-exec");

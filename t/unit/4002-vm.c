@@ -94,9 +94,12 @@ static void test_values(void)
 	       "v2 files, no quota");
 	strvec_clear(&v);
 	ok(!cgroup_file_controller("cpu.max", &ctl) && !strcmp(ctl.buf, "cpu"), "the controller of a file");
-	ok(cgroup_file_controller("memory.memsw.limit_in_bytes", &ctl) && cgroup_file_controller("tasks", &ctl) &&
-	   cgroup_file_controller(".x", &ctl) && cgroup_file_controller("a/b.c", &ctl),
-	   "files the jailer refuses");
+	strbuf_reset(&ctl);
+	ok(!cgroup_file_controller("memory.memsw.limit_in_bytes", &ctl) && !strcmp(ctl.buf, "memory"),
+	   "up to the first dot");
+	ok(cgroup_file_controller("tasks", &ctl) && cgroup_file_controller(".x", &ctl) &&
+	   cgroup_file_controller("cpu.", &ctl) && cgroup_file_controller("a/b.c", &ctl) &&
+	   cgroup_file_controller("../cpu.max", &ctl), "files the jailer refuses");
 	ok(cgroup_parent_valid("firecracker") && cgroup_parent_valid("a/b.c/d-e_f"), "valid parents");
 	ok(!cgroup_parent_valid("") && !cgroup_parent_valid("/a") && !cgroup_parent_valid("a/") &&
 	   !cgroup_parent_valid("a//b") && !cgroup_parent_valid("a/../b") && !cgroup_parent_valid(".") &&
@@ -122,6 +125,45 @@ static void test_ids(void)
 	ok(uid_range_parse("0-10", &lo, &hi) && uid_range_parse("10-5", &lo, &hi) &&
 	   uid_range_parse("10", &lo, &hi) && uid_range_parse("1-4294967295", &lo, &hi),
 	   "bad uid ranges: root, reversed, one number, past the last id");
+}
+
+/* A command line as /proc/PID/cmdline holds it: each argument and its NUL. */
+#define CMDLINE(s) s, sizeof(s) - 1
+
+static void test_cmdlines(void)
+{
+	const char *id = "nimbus-0a1b2c3d";
+
+	ok(vm_cmdline_is(CMDLINE("/firecracker\0--id\0nimbus-0a1b2c3d\0--start-time-us\0001\0"), id),
+	   "Firecracker, as the jailer starts it");
+	ok(vm_cmdline_is(CMDLINE("jailer\0--id=nimbus-0a1b2c3d\0--exec-file\0/f\0"), id), "--id=ID");
+	ok(!vm_cmdline_is(CMDLINE("fc\0--id\0nimbus-0a1b2c3d0\0"), id) &&
+	   !vm_cmdline_is(CMDLINE("fc\0nimbus-0a1b2c3d\0--id\0"), id) &&
+	   !vm_cmdline_is(CMDLINE("fc\0--api-sock\0nimbus-0a1b2c3d\0"), id) &&
+	   !vm_cmdline_is(CMDLINE("fc\0--id=nimbus-0a1b2c3d\0"), "nimbus-ffffffff"),
+	   "other ids, the id elsewhere");
+	/* a last argument without its NUL may have been cut short */
+	ok(!vm_cmdline_is(CMDLINE("fc\0--id\0nimbus-0a1b2c3d"), id) && !vm_cmdline_is("", 0, id),
+	   "a cut command line, an empty one");
+}
+
+/* A VM's process by its jail: this process, whose root is "/", in a jail whose root/ is "/". */
+static void test_process(void)
+{
+	struct strbuf jail = STRBUF_INIT, root = STRBUF_INIT;
+	const char *id = "nimbus-0a1b2c3d";
+
+	strbuf_addf(&jail, "%s/jail", tmp);
+	strbuf_addf(&root, "%s/root", jail.buf);
+	if (mkdir_p(jail.buf, 0700) || symlink("/", root.buf))
+		die_errno("cannot make %s", root.buf);
+	ok(vm_process_of(getpid(), id, jail.buf), "rooted in the jail: the VM's");
+	if (unlink(root.buf) || mkdir(root.buf, 0700))
+		die_errno("cannot make %s", root.buf);
+	ok(!vm_process_of(getpid(), id, jail.buf) && !vm_process_of(getpid(), id, NULL),
+	   "rooted elsewhere, not named for it: not the VM's");
+	strbuf_release(&jail);
+	strbuf_release(&root);
 }
 
 static int from_text(const char *text, struct vm_record *r)
@@ -230,6 +272,8 @@ int main(void)
 	test_layouts();
 	test_values();
 	test_ids();
+	test_cmdlines();
+	test_process();
 	test_records();
 	test_teardown();
 	strbuf_reset(&sb);

@@ -39,21 +39,19 @@ static void test_names(void)
 	}
 }
 
-/* The arguments of args, NUL-separated as in /proc/PID/cmdline; len without a last NUL when cut. */
-static bool cmdline_id(const char *const *args, bool cut, char *id)
+/* The arguments of args, NUL-separated as in /proc/PID/cmdline. */
+static bool cmdline_id(const char *const *args, char *id)
 {
 	struct strbuf sb = STRBUF_INIT;
-	size_t len;
 	char *buf;
 	bool found;
 
 	for (const char *const *a = args; *a; a++)
 		strbuf_add(&sb, *a, strlen(*a) + 1);
 	/* a copy of exactly that length, so that reading past it is caught */
-	len = sb.len - cut;
-	buf = xmalloc(len ? len : 1);
-	memcpy(buf, sb.buf, len);
-	found = vm_cmdline_id(buf, len, id);
+	buf = xmalloc(sb.len);
+	memcpy(buf, sb.buf, sb.len);
+	found = vm_cmdline_id(buf, sb.len, id);
 	free(buf);
 	strbuf_release(&sb);
 	return found;
@@ -69,8 +67,9 @@ static void test_cmdlines(void)
 	} cases[] = {
 		{ ARGS("/usr/bin/jailer", "--id", "nimbus-1a2b3c4d", "--exec-file", "/usr/bin/firecracker",
 		       "--", "--api-sock", "/api.socket"), "nimbus-1a2b3c4d", "the jailer" },
-		{ ARGS("/firecracker", "--id=nimbus-1a2b3c4d", "--start-time-us=1", "--api-sock",
+		{ ARGS("/firecracker", "--id", "nimbus-1a2b3c4d", "--start-time-us", "1", "--api-sock",
 		       "/api.socket"), "nimbus-1a2b3c4d", "Firecracker, as the jailer runs it" },
+		{ ARGS("/firecracker", "--id=nimbus-1a2b3c4d"), "nimbus-1a2b3c4d", "--id=ID" },
 		{ ARGS("firecracker", "--id", "other-vm"), NULL, "another VM's" },
 		{ ARGS("firecracker", "--id=other-vm", "--id", "nimbus-1a2b3c4d"), NULL,
 		  "an --id that is not a VM's makes the process not ours" },
@@ -89,23 +88,27 @@ static void test_cmdlines(void)
 		{ ARGS(""), NULL, "an empty command line" },
 	};
 #undef ARGS
+	char id[VM_ID_LEN + 1];
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		for (int cut = 0; cut < 2; cut++) {
-			char id[VM_ID_LEN + 1];
-			bool found = cmdline_id(cases[i].args, cut, id);
+		bool found = cmdline_id(cases[i].args, id);
 
-			ok(found == !!cases[i].id, "%s%s", cases[i].what, cut ? ", without its last NUL" : "");
-			if (found && cases[i].id)
-				is_str(id, cases[i].id, "%s: the VM", cases[i].what);
-		}
+		ok(found == !!cases[i].id, "%s", cases[i].what);
+		if (found && cases[i].id)
+			is_str(id, cases[i].id, "%s: the VM", cases[i].what);
 	}
-	{
-		char id[VM_ID_LEN + 1];
-
-		ok(!vm_cmdline_id("", 0, id), "nothing at all");
-		ok(!vm_cmdline_id("x\0--id\0nimbus-1a2b3c4", 21, id), "an id cut short");
-	}
+/* exactly the bytes of a literal, without the NUL C adds */
+#define BYTES(s) s, sizeof(s) - 1
+	ok(!vm_cmdline_id("", 0, id), "nothing at all");
+	/* a last argument without its NUL may have been cut short */
+	ok(!vm_cmdline_id(BYTES("x\0--id\0nimbus-1a2b3c4d"), id), "an id without its NUL");
+	ok(vm_cmdline_id(BYTES("x\0--id\0nimbus-1a2b3c4d\0--api"), id),
+	   "the id's NUL is there, a later argument is cut");
+	ok(!vm_cmdline_id(BYTES("x\0--id\0nimbus-1a2b3c4\0"), id), "an id cut short");
+	ok(vm_cmdline_is(BYTES("x\0--id\0nimbus-1a2b3c4d\0"), "nimbus-1a2b3c4d") &&
+	   !vm_cmdline_is(BYTES("x\0--id\0nimbus-1a2b3c4d\0"), "nimbus-00000000"),
+	   "vm_cmdline_is(): whether it is that VM");
+#undef BYTES
 }
 
 int main(void)
