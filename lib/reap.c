@@ -46,11 +46,20 @@ struct vm {
 	size_t nr_pids, alloc_pids;
 };
 
+/* A jail's root/, as a process rooted there sees it. */
+struct jail_root {
+	dev_t dev;
+	ino_t ino;
+	char id[VM_ID_LEN + 1];
+};
+
 struct reaper {
 	const struct reap_opts *o;
 	struct teardown_actions *out;
 	struct object *objs;
 	size_t nr_objs, alloc_objs;
+	struct jail_root *roots;
+	size_t nr_roots, alloc_roots;
 	struct vm *vms;
 	size_t nr_vms;
 	struct store *st;
@@ -158,7 +167,27 @@ static int64_t started_ms(pid_t pid)
 	return ms;
 }
 
-static void scan_processes(struct reaper *r)
+/* The VM of pid: by its command line, or with roots by the jail it is rooted in. */
+static bool process_vm(struct reaper *r, pid_t pid, bool roots, char *id)
+{
+	char path[64];
+	struct stat st;
+
+	if (!roots)
+		return vm_process_id(pid, id);
+	/* a jailed process cannot leave its root, while it can rewrite its command line */
+	xsnprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	if (r->nr_roots && !stat(path, &st))
+		for (size_t i = 0; i < r->nr_roots; i++)
+			if (r->roots[i].dev == st.st_dev && r->roots[i].ino == st.st_ino) {
+				memcpy(id, r->roots[i].id, VM_ID_LEN + 1);
+				return true;
+			}
+	return false;
+}
+
+/* The processes of VMs, by their command lines or (roots) by the jails found. */
+static void scan_processes(struct reaper *r, bool roots)
 {
 	struct dirent *de;
 	DIR *d = opendir("/proc");
@@ -171,7 +200,7 @@ static void scan_processes(struct reaper *r)
 		char id[VM_ID_LEN + 1];
 		int64_t pid;
 
-		if (!parse_i64(de->d_name, 1, INT32_MAX, &pid) && vm_process_id(pid, id))
+		if (!parse_i64(de->d_name, 1, INT32_MAX, &pid) && process_vm(r, pid, roots, id))
 			add(r, id, PROCESS, NULL, pid, started_ms(pid));
 	}
 	closedir(d);
@@ -195,14 +224,37 @@ static void scan_cgroups(struct reaper *r)
 	strbuf_release(&dir);
 }
 
+/* A jail's root/, a directory of its own: never a link, never the host's "/". */
+static void add_root(struct reaper *r, const struct object *jail, const struct stat *host)
+{
+	char *path = xstrfmt("%s/root", jail->path);
+	struct jail_root *root;
+	struct stat st;
+
+	if (!lstat(path, &st) && S_ISDIR(st.st_mode) &&
+	    (st.st_dev != host->st_dev || st.st_ino != host->st_ino)) {
+		ALLOC_GROW(r->roots, r->nr_roots + 1, r->alloc_roots);
+		root = &r->roots[r->nr_roots++];
+		root->dev = st.st_dev;
+		root->ino = st.st_ino;
+		memcpy(root->id, jail->id, sizeof(root->id));
+	}
+	free(path);
+}
+
 static void scan_jails(struct reaper *r)
 {
 	const char *binary = cfg_str("firecracker.binary"), *slash = strrchr(binary, '/');
 	struct strbuf dir = STRBUF_INIT;
+	size_t from = r->nr_objs;
+	struct stat host;
 
 	/* as jail_path() lays them out */
 	strbuf_addf(&dir, "%s/%s", cfg_str("firecracker.chroot_base"), slash ? slash + 1 : binary);
 	scan_dir(r, dir.buf, JAIL);
+	if (!stat("/", &host))
+		for (size_t i = from; i < r->nr_objs; i++)
+			add_root(r, &r->objs[i], &host);
 	strbuf_release(&dir);
 }
 
@@ -227,9 +279,11 @@ static void scan(struct reaper *r)
 {
 	struct strbuf dir = STRBUF_INIT;
 
-	scan_processes(r);
+	scan_processes(r, false);
 	scan_cgroups(r);
 	scan_jails(r);
+	if (r->nr_roots)
+		scan_processes(r, true);
 	scan_links(r);
 	scan_dir(r, cfg_str("firecracker.netns_dir"), NETNS);
 	vm_records_dir(&dir);
@@ -501,6 +555,7 @@ static void release(struct reaper *r)
 	for (size_t i = 0; i < r->nr_objs; i++)
 		free(r->objs[i].path);
 	free(r->objs);
+	free(r->roots);
 	store_close(r->st);
 	free(r->st_err);
 }

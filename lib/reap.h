@@ -10,7 +10,10 @@
  *
  * What it looks at, in the reverse of the order boot makes it, so that
  * an object of a VM being booted is never seen without its record:
- *   processes   /proc/PID/cmdline with --id VM (jailer, Firecracker)
+ *   processes   /proc/PID/cmdline with --id VM (jailer, Firecracker),
+ *               or /proc/PID/root a jail's root/: a Firecracker taken
+ *               over by its guest may rewrite its command line, but
+ *               cannot leave its root
  *   cgroups     <mount>/<firecracker.parent_cgroup>/VM in every v1
  *               hierarchy and in v2
  *   jails       <firecracker.chroot_base>/<exec>/VM

@@ -121,3 +121,18 @@ load lib/reap
 	assert_line "removed record nimbus-deadbeef"
 	assert_clean
 }
+
+@test "a Firecracker that blanked its command line is found by its jail, without record or pid file" {
+	local id pid
+	echo fc-hide >"$T/fail"
+	wboot
+	assert_success
+	id=$output
+	pid=$(jq -r .pid "$RECORDS/$id.json")
+	wait_for 50 world sh -c "! tr -d '\\0' </proc/$pid/cmdline | grep -q ."
+	rm "$RECORDS/$id.json" "$JAILS/$id/root/firecracker.pid"
+	reap --grace 0
+	assert_success
+	assert_line --index 0 "killed $id pid $pid"
+	assert_clean
+}
