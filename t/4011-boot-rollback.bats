@@ -90,11 +90,7 @@ fails_at() {
 }
 
 @test "a boot killed after a step leaves what it made for the reaper" {
-	local id
-	NIMBUS_TEST_BOOT_FAIL=network:kill run nimbus boot --job j1 --fence "$FENCE"
-	[ "$status" -eq 137 ]
-	id=$(ls "$NIMBUS_CORE_RUN_DIR/vms" | sed 's/\.json$//')
-	[[ $id =~ ^nimbus-[0-9a-f]{8}$ ]]
-	[ -e "$T/netns/$id" ]
-	[ "$(jq -r .state "$NIMBUS_CORE_RUN_DIR/vms/$id.json")" = booting ]
+	killed_boot network
+	[ -e "$T/netns/$KILLED" ]
+	[ "$(jq -r .state "$NIMBUS_CORE_RUN_DIR/vms/$KILLED.json")" = booting ]
 }

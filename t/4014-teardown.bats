@@ -100,9 +100,8 @@ removed record $id"
 
 @test "by name alone, what a crash left: a stray netns, link, cgroups and jail" {
 	local id
-	NIMBUS_TEST_BOOT_FAIL=jailer:kill run nimbus boot --job j1 --fence "$FENCE"
-	[ "$status" -eq 137 ]
-	id=$(ls "$NIMBUS_CORE_RUN_DIR/vms" | sed 's/\.json$//')
+	killed_boot jailer
+	id=$KILLED
 	rm "$NIMBUS_CORE_RUN_DIR/vms/$id.json"
 	tool "$id"
 	assert_success

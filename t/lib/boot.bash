@@ -79,6 +79,15 @@ boot() {
 	printf '%s\n' "$stderr" >"$T/stderr.$BOOTS"
 }
 
+# killed_boot STEP: nimbus boot dies with SIGKILL once STEP is done, as in
+# a crash; KILLED is the id of the VM it left, from its record.
+killed_boot() {
+	NIMBUS_TEST_BOOT_FAIL=$1:kill run "$NIMBUS" boot --job j1 --fence "$FENCE"
+	[ "$status" -eq 137 ] || fail "boot was not killed after $1: $status $output"
+	KILLED=$(ls "$NIMBUS_CORE_RUN_DIR/vms" | sed -n 's/\.json$//p')
+	[[ $KILLED =~ ^nimbus-[0-9a-f]{8}$ ]] || fail "no record left: '$KILLED'"
+}
+
 # Processes of this test's VMs: in its cgroups (a jail's root is not
 # a path the host can read back).
 jailed_pids() {
