@@ -119,8 +119,9 @@ assert_decoys() {
 
 @test "without root: exit 8 before anything; bad options: exit 2" {
 	stray_vm nimbus-0badcafe
+	nobody_dir
 	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		env NIMBUS_CONFIG=/dev/null "$NIMBUS" reap --grace 0
+		env NIMBUS_CONFIG=/dev/null "$NOBODY_NIMBUS" reap --grace 0
 	assert_status 8
 	[ "$stderr" = "nimbus reap: reaping needs root (processes, namespaces, cgroups, jails)" ]
 	[ "$(leftovers | grep -c 0badcafe)" -gt 5 ]
