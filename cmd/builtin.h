@@ -16,6 +16,7 @@ int cmd_key(int argc, const char **argv);
 int cmd_lease(int argc, const char **argv);
 int cmd_logs(int argc, const char **argv);
 int cmd_ratelimit(int argc, const char **argv);
+int cmd_reap(int argc, const char **argv);
 int cmd_redact(int argc, const char **argv);
 int cmd_registry(int argc, const char **argv);
 int cmd_rootfs(int argc, const char **argv);

@@ -28,6 +28,7 @@ static const struct cmd_struct commands[] = {
 	{ "lease", cmd_lease, "acquire, renew, release and hold job leases" },
 	{ "logs", cmd_logs, "ingest and query job logs, and manage their tables" },
 	{ "ratelimit", cmd_ratelimit, "take from and inspect shared rate-limit buckets" },
+	{ "reap", cmd_reap, "tear down what crashed VMs left on this host" },
 	{ "redact", cmd_redact, "mask secrets in a stream" },
 	{ "registry", cmd_registry, "serve the OCI registry; quotas, robots and gc" },
 	{ "rootfs", cmd_rootfs, "content-address a rootfs and its overlays" },

@@ -11,6 +11,7 @@
 #include <linux/veth.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -190,7 +191,8 @@ static int add_name(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int link_list(struct strvec *names)
+/* Call cb with each link of this namespace. */
+static int dump_links(mnl_cb_t cb, void *data)
 {
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	char *buf = xmalloc(NL_BUFSIZE);
@@ -205,7 +207,7 @@ int link_list(struct strvec *names)
 		do {
 			ssize_t n = mnl_socket_recvfrom(nl, buf, NL_BUFSIZE);
 
-			rc = n < 0 ? -1 : mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, add_name, names);
+			rc = n < 0 ? -1 : mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, cb, data);
 		} while (rc > MNL_CB_STOP);
 	}
 	if (rc < 0)
@@ -214,6 +216,73 @@ int link_list(struct strvec *names)
 		mnl_socket_close(nl);
 	free(buf);
 	return rc < 0 ? rc : 0;
+}
+
+int link_list(struct strvec *names)
+{
+	return dump_links(add_name, names);
+}
+
+struct group_use {
+	uint32_t group;
+	bool used;
+};
+
+static int check_group(const struct nlmsghdr *nlh, void *data)
+{
+	struct group_use *g = data;
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+		if (mnl_attr_get_type(a) == IFLA_GROUP && !mnl_attr_validate(a, MNL_TYPE_U32) &&
+		    mnl_attr_get_u32(a) == g->group)
+			g->used = true;
+	}
+	return MNL_CB_OK;
+}
+
+/* A random link group that no link is in: deleting it deletes only ours. */
+static int free_group(uint32_t *group)
+{
+	struct group_use g;
+	int rc;
+
+	do {
+		if (getrandom(&g.group, sizeof(g.group), 0) != sizeof(g.group))
+			die_errno("getrandom");
+		/* clear of the small numbers that people give groups */
+		g.group |= UINT32_C(1) << 31;
+		g.used = false;
+		rc = dump_links(check_group, &g);
+	} while (!rc && g.used);
+	*group = g.group;
+	return rc;
+}
+
+int link_delete_all(const struct strvec *names, bool *existed)
+{
+	union nl_msg msg;
+	struct nlmsghdr *nlh;
+	uint32_t group = 0;
+	size_t n = 0;
+	int rc = names->nr ? free_group(&group) : 0;
+
+	for (size_t i = 0; !rc && i < names->nr; i++) {
+		nlh = link_msg(msg.buf, RTM_NEWLINK, 0, names->v[i]);
+		mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+		existed[i] = !nl_talk(nlh);
+		if (!existed[i] && errno != ENODEV)
+			rc = link_fail("set the group of", names->v[i]);
+		n += existed[i];
+	}
+	if (!rc && n) {
+		nlh = link_msg(msg.buf, RTM_DELLINK, 0, NULL);
+		mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+		if (nl_talk(nlh))
+			rc = fail_errno(errno_code(errno), "cannot delete the links of group %" PRIu32,
+					group);
+	}
+	return rc;
 }
 
 /* As ip-netns(8): a shared mount, so that namespaces mounted later reach other mount namespaces. */

@@ -38,6 +38,14 @@ int link_add_bridge(const char *name);
 int link_up(const char *name, const char *master);
 /* 1 deleted, 0 there was none. */
 int link_delete(const char *name);
+/*
+ * Delete the links of names at once, existed[i] telling whether names->v[i]
+ * was there: the kernel unregisters them in one batch, which waits for
+ * one RCU grace period instead of one per link. They are put in a link
+ * group that no link of the namespace is in, then the group is deleted;
+ * on a failure, some may be left, in that group.
+ */
+int link_delete_all(const struct strvec *names, bool *existed);
 /* The names of the links of this namespace, but lo. */
 int link_list(struct strvec *names);
 

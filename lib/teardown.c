@@ -4,11 +4,13 @@
 #include "escape.h"
 #include "github.h"
 #include "job.h"
+#include "log.h"
 #include "netns.h"
 #include "output.h"
 #include "parse-num.h"
 #include "sandbox.h"
 #include "teardown.h"
+#include "timeutil.h"
 
 #include <dirent.h>
 #include <linux/capability.h>
@@ -77,8 +79,8 @@ void teardown_action_text(struct strbuf *sb, const struct teardown_action *a)
 
 json_t *teardown_action_json(const struct teardown_action *a)
 {
-	return json_pack("{s:s, s:s, s:s, s:b, s:o}", "vm", a->vm, "action", a->verb,
-			 "object", a->object, "ok", !a->rc,
+	return json_pack("{s:o, s:s, s:s, s:b, s:o}", "vm", a->vm ? xjson_string(a->vm) : json_null(),
+			 "action", a->verb, "object", a->object, "ok", !a->rc,
 			 "error", a->rc ? xjson_string(a->error) : json_null());
 }
 
@@ -92,11 +94,13 @@ static const struct verb REMOVE = { "removed", "remove" };
 static const struct verb DEREGISTER = { "deregistered", "deregister" };
 static const struct verb FINISH = { "finished", "finish" };
 
+/* One VM's teardown. */
 struct step {
 	struct teardown *td;
 	const struct teardown_vm *vm;
-	struct teardown_actions *out;
+	struct teardown_actions acts;	/* its own, given to the caller VM by VM */
 	int rc;				/* the first failure */
+	bool stopped;			/* a process would not die: the rest is in use */
 };
 
 static void add(struct teardown_actions *out, const char *vm, const char *verb, int rc,
@@ -108,7 +112,7 @@ static void add(struct teardown_actions *out, const char *vm, const char *verb, 
 	strbuf_vaddf(&obj, fmt, ap);
 	ALLOC_GROW(out->v, out->nr + 1, out->alloc);
 	a = &out->v[out->nr++];
-	a->vm = xstrdup(vm);
+	a->vm = vm ? xstrdup(vm) : NULL;
 	a->verb = verb;
 	a->object = strbuf_detach(&obj, NULL);
 	a->rc = rc;
@@ -125,6 +129,18 @@ void teardown_action_add(struct teardown_actions *out, const char *vm, const cha
 	va_end(ap);
 }
 
+void teardown_action_fail(struct teardown_actions *out, const char *vm, const char *verb, int rc,
+			  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rc >= 0)
+		BUG("teardown_action_fail() of a success");
+	va_start(ap, fmt);
+	add(out, vm, verb, rc, fmt, ap);
+	va_end(ap);
+}
+
 /* Record the outcome of an action on object: rc 0 done, else its failure. */
 static PRINTF(4, 5) void action(struct step *s, const struct verb *verb, int rc,
 				const char *fmt, ...)
@@ -132,7 +148,7 @@ static PRINTF(4, 5) void action(struct step *s, const struct verb *verb, int rc,
 	va_list ap;
 
 	va_start(ap, fmt);
-	add(s->out, s->vm->id, rc ? verb->todo : verb->done, rc, fmt, ap);
+	add(&s->acts, s->vm->id, rc ? verb->todo : verb->done, rc, fmt, ap);
 	va_end(ap);
 	if (rc && !s->rc)
 		s->rc = rc;
@@ -164,53 +180,124 @@ static pid_t pid_file(const char *jail)
 	return pid;
 }
 
-/* Whether the process of pidfd exits within ms. */
-static bool exits(int pidfd, int ms)
+/* A process of a VM, pinned by a pidfd: what was checked is what is signalled. */
+struct victim {
+	struct step *s;
+	pid_t pid;
+	int fd;
+	bool done;
+	int rc;
+	char *error;
+};
+
+struct victims {
+	struct victim *v;
+	size_t nr, alloc;
+};
+
+/* Whether the process of pidfd exits by deadline (mono_ms()). */
+static bool exits(int pidfd, int64_t deadline)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	int rc;
 
-	while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR)
+	while ((rc = poll(&p, 1, deadline > mono_ms() ? deadline - mono_ms() : 0)) < 0 &&
+	       errno == EINTR)
 		;
 	return rc > 0;
 }
 
-/* It runs as the VM's uid, not ours. */
-static int signal_vm(int pidfd, int sig)
+/* The victim's outcome: gone (rc 0), or a failure whose message is kept for its action. */
+static void settle(struct victim *v, int rc)
 {
-	int rc;
-
-	caps_raise(CAP_KILL);
-	rc = pidfd_send_signal(pidfd, sig, NULL, 0);
-	caps_lower(CAP_KILL);
-	return rc;
+	v->done = true;
+	v->rc = rc;
+	if (rc)
+		v->error = xstrdup(fail_message());
 }
 
-static void kill_vm(struct step *s)
+static void add_victim(struct victims *vs, struct step *s, pid_t pid)
 {
-	pid_t pid = s->vm->pid ? s->vm->pid : s->vm->jail ? pid_file(s->vm->jail) : 0;
-	int fd, rc = 0;
+	struct victim *v;
+	int fd;
 
-	if (!pid)
+	for (size_t i = 0; i < vs->nr; i++)
+		if (vs->v[i].s == s && vs->v[i].pid == pid)
+			return;
+	fd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	if (fd < 0 && (pid <= 0 || errno == ESRCH))
 		return;
-	/* a pidfd pins the process: what was checked is what is signalled */
-	fd = pidfd_open(pid, 0);
-	if (fd < 0)
-		return;
-	if (!vm_process_of(pid, s->vm->id, s->vm->jail)) {
+	if (fd >= 0 && !vm_process_of(pid, s->vm->id, s->vm->jail)) {
 		close(fd);
 		return;
 	}
-	if (!dry(s)) {
-		if (signal_vm(fd, SIGTERM) && errno != ESRCH)
-			rc = fail_errno(EXIT_PERM, "SIGTERM");
-		else if (!exits(fd, TEARDOWN_KILL_MS) && signal_vm(fd, SIGKILL) && errno != ESRCH)
-			rc = fail_errno(EXIT_PERM, "SIGKILL");
-		else if (!exits(fd, TEARDOWN_KILL_MS))
-			rc = fail(EXIT_BUSY, "still alive %d s after SIGKILL", TEARDOWN_KILL_MS / 1000);
+	ALLOC_GROW(vs->v, vs->nr + 1, vs->alloc);
+	v = &vs->v[vs->nr++];
+	*v = (struct victim){ .s = s, .pid = pid, .fd = fd };
+	/* out of descriptors, say: it runs, and cannot be pinned */
+	if (fd < 0)
+		settle(v, fail_errno(EXIT_FAIL, "pidfd_open"));
+}
+
+/*
+ * Send sig to each victim not settled; those that cannot get it are
+ * failures. They run as their VMs' uids, not ours.
+ */
+static void send_all(struct victims *vs, int sig, const char *name)
+{
+	caps_raise(CAP_KILL);
+	for (size_t i = 0; i < vs->nr; i++)
+		if (!vs->v[i].done && pidfd_send_signal(vs->v[i].fd, sig, NULL, 0) && errno != ESRCH)
+			settle(&vs->v[i], fail_errno(EXIT_PERM, "%s", name));
+	caps_lower(CAP_KILL);
+}
+
+/* Those gone by deadline are settled; with last, the others too, as failures. */
+static void wait_all(struct victims *vs, int64_t deadline, bool last)
+{
+	for (size_t i = 0; i < vs->nr; i++) {
+		struct victim *v = &vs->v[i];
+
+		if (v->done)
+			continue;
+		if (exits(v->fd, deadline))
+			settle(v, 0);
+		else if (last)
+			settle(v, fail(EXIT_BUSY, "still alive %d s after SIGKILL", TEARDOWN_KILL_MS / 1000));
 	}
-	close(fd);
-	action(s, &KILL, rc, "%s pid %d", s->vm->id, (int)pid);
+}
+
+/* Every process of the VMs at once: each one's grace runs while the others' does. */
+static void kill_vms(struct step *steps, size_t nr)
+{
+	struct victims vs = { NULL, 0, 0 };
+
+	for (size_t i = 0; i < nr; i++) {
+		const struct teardown_vm *vm = steps[i].vm;
+
+		add_victim(&vs, &steps[i], vm->pid ? vm->pid : vm->jail ? pid_file(vm->jail) : 0);
+		for (size_t k = 0; k < vm->nr_pids; k++)
+			add_victim(&vs, &steps[i], vm->pids[k]);
+	}
+	if (!dry(steps)) {
+		send_all(&vs, SIGTERM, "SIGTERM");
+		wait_all(&vs, mono_ms() + TEARDOWN_KILL_MS, false);
+		send_all(&vs, SIGKILL, "SIGKILL");
+		wait_all(&vs, mono_ms() + TEARDOWN_KILL_MS, true);
+	}
+	/* said in the order found, as a dry run says it */
+	for (size_t i = 0; i < vs.nr; i++) {
+		struct victim *v = &vs.v[i];
+
+		if (v->rc)
+			fail(fail_code(v->rc), "%s", v->error);
+		action(v->s, &KILL, v->rc, "%s pid %d", v->s->vm->id, (int)v->pid);
+		v->s->stopped |= v->rc != 0;
+		if (v->fd >= 0)
+			close(v->fd);
+		free(v->error);
+	}
+	free(vs.v);
 }
 
 static bool exists(const char *path)
@@ -229,56 +316,63 @@ static const char *base_name(const char *path)
 
 static void delete_link(struct step *s, const char *name)
 {
-	int rc = dry(s) ? 1 : link_delete(name);
+	int rc = link_delete(name);
 
 	if (rc)
 		action(s, &DELETE, rc < 0 ? rc : 0, "link %s", name);
 }
 
 /*
- * Delete the links in the namespace at path, before the namespace: its
- * devices would otherwise go some time after it.
+ * The VMs' host links, in one batch for the kernel; one by one if the
+ * batch fails, so that each failure is the VM's whose link it is.
  */
-static int empty_netns(const char *path)
+static void delete_links(struct step *steps, size_t nr)
 {
-	struct strvec links = STRVEC_INIT;
-	int saved, rc = netns_enter(path, &saved);
+	struct strvec names = STRVEC_INIT;
+	struct step **owner = NULL;
+	size_t alloc = 0;
+	bool *existed;
+	int rc;
 
-	if (rc)
-		return rc;
-	rc = link_list(&links);
-	for (size_t i = 0; !rc && i < links.nr; i++) {
-		int deleted = link_delete(links.v[i]);
+	for (size_t i = 0; i < nr; i++) {
+		const struct strvec *links = steps[i].vm->links;
 
-		if (deleted < 0)
-			rc = deleted;
+		for (size_t k = 0; !steps[i].stopped && links && k < links->nr; k++) {
+			if (dry(steps) && !if_nametoindex(links->v[k]))
+				continue;
+			ALLOC_GROW(owner, names.nr + 1, alloc);
+			owner[names.nr] = &steps[i];
+			strvec_push(&names, links->v[k]);
+		}
 	}
-	netns_leave(saved);
-	strvec_clear(&links);
-	return rc;
+	existed = xcalloc(names.nr + 1, sizeof(*existed));
+	rc = dry(steps) ? 0 : link_delete_all(&names, existed);
+	if (rc)
+		log_debug("deleting links in one batch: %s; one by one", fail_message());
+	for (size_t i = 0; i < names.nr; i++) {
+		if (rc)
+			delete_link(owner[i], names.v[i]);
+		else if (existed[i] || dry(steps))
+			action(owner[i], &DELETE, 0, "link %s", names.v[i]);
+	}
+	free(existed);
+	free(owner);
+	strvec_clear(&names);
 }
 
 /*
- * The host links, then the namespace, said once with its links: a veth
- * peer in it goes with its host end, or is deleted in it, by timing.
+ * The namespace goes with the links in it: the kernel unregisters a
+ * namespace's devices in one batch for every namespace that goes at the
+ * same time, where deleting them one by one waits for an RCU grace
+ * period each (tens of milliseconds on a loaded host).
  */
-static void delete_network(struct step *s)
+static void delete_netns(struct step *s)
 {
 	const char *ns = s->vm->netns;
 	int rc;
 
-	for (size_t i = 0; s->vm->links && i < s->vm->links->nr; i++) {
-		const char *name = s->vm->links->v[i];
-
-		if (dry(s) && !if_nametoindex(name))
-			continue;
-		delete_link(s, name);
-	}
-	if (!ns || !exists(ns))
+	if (s->stopped || !ns || !exists(ns))
 		return;
-	rc = dry(s) ? 0 : empty_netns(ns);
-	if (rc)
-		action(s, &DELETE, rc, "links in netns %s", base_name(ns));
 	rc = dry(s) ? 1 : netns_delete(ns);
 	if (rc)
 		action(s, &DELETE, rc < 0 ? rc : 0, "netns %s", base_name(ns));
@@ -379,27 +473,67 @@ static int github(struct teardown *td, struct github **out)
 	return td->gh_rc;
 }
 
+/* Deregister runner id of scope, or in a dry run see whether that would be done. */
+static void deregister(struct step *s, struct github *gh, const char *scope, int64_t id)
+{
+	struct github_runner r = GITHUB_RUNNER_INIT;
+	int rc;
+
+	if (dry(s)) {
+		rc = github_runner_get(gh, scope, id, &r);
+		if (!rc && r.busy)
+			rc = fail(EXIT_BUSY, "runner %s (%" PRId64 ") in %s is running a job", r.name,
+				  id, scope);
+		else
+			rc = rc == -EXIT_NOTFOUND ? 0 : rc ? rc : 1;
+		github_runner_release(&r);
+	} else {
+		rc = github_runner_deregister(gh, scope, id, 0);
+	}
+	if (rc)
+		action(s, &DEREGISTER, rc < 0 ? rc : 0, "runner %" PRId64 " in %s", id, scope);
+}
+
+/* The runners named as the VM, in each scope of github.orgs and github.repos. */
+static int deregister_by_name(struct step *s, struct github *gh)
+{
+	struct strvec scopes = STRVEC_INIT;
+	int rc = 0;
+
+	github_config_scopes(&scopes);
+	for (size_t i = 0; !rc && i < scopes.nr; i++) {
+		struct github_runner r = GITHUB_RUNNER_INIT;
+
+		rc = github_runner_find(gh, scopes.v[i], s->vm->id, &r);
+		if (!rc)
+			deregister(s, gh, scopes.v[i], r.id);
+		if (rc == -EXIT_NOTFOUND)
+			rc = 0;
+		github_runner_release(&r);
+	}
+	strvec_clear(&scopes);
+	return rc;
+}
+
 static void deregister_runner(struct step *s)
 {
 	const struct teardown_vm *vm = s->vm;
-	struct github_runner r = GITHUB_RUNNER_INIT;
+	bool named = vm->runner_scope && vm->runner_id;
 	struct github *gh;
 	int rc;
 
-	if ((s->td->flags & TEARDOWN_NO_GITHUB) || !vm->runner_scope || !vm->runner_id ||
-	    !*cfg_str("github.app_id"))
+	if ((s->td->flags & TEARDOWN_NO_GITHUB) || !*cfg_str("github.app_id") ||
+	    (!named && !(s->td->flags & TEARDOWN_FIND_RUNNER)))
 		return;
 	rc = github(s->td, &gh);
-	if (!rc && dry(s)) {
-		rc = github_runner_get(gh, vm->runner_scope, vm->runner_id, &r);
-		rc = rc == -EXIT_NOTFOUND ? 0 : rc ? rc : 1;
-		github_runner_release(&r);
-	} else if (!rc) {
-		rc = github_runner_deregister(gh, vm->runner_scope, vm->runner_id, 0);
-	}
-	if (rc)
-		action(s, &DEREGISTER, rc < 0 ? rc : 0, "runner %" PRId64 " in %s", vm->runner_id,
-		       vm->runner_scope);
+	if (!rc && named)
+		deregister(s, gh, vm->runner_scope, vm->runner_id);
+	else if (!rc)
+		rc = deregister_by_name(s, gh);
+	if (rc && named)
+		action(s, &DEREGISTER, rc, "runner %" PRId64 " in %s", vm->runner_id, vm->runner_scope);
+	else if (rc)
+		action(s, &DEREGISTER, rc, "runner %s", vm->id);
 }
 
 static void remove_record(struct step *s)
@@ -454,20 +588,60 @@ static void fail_job(struct step *s)
 		action(s, &FINISH, rc < 0 ? rc : 0, "job %s as failed (infrastructure)", s->vm->job);
 }
 
+/* At most this many VMs at once: each process pinned takes a descriptor. */
+#define BATCH 128
+
+static int teardown_batch(struct teardown *td, const struct teardown_vm *vms, size_t nr,
+			  struct teardown_actions *out)
+{
+	struct step *steps = xcalloc(nr, sizeof(*steps));
+	int rc = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (!vm_id_valid(vms[i].id))
+			BUG("teardown of '%s', which is not a VM id", vms[i].id);
+		steps[i] = (struct step){ .td = td, .vm = &vms[i], .acts = TEARDOWN_ACTIONS_INIT };
+	}
+	kill_vms(steps, nr);
+	delete_links(steps, nr);
+	for (size_t i = 0; i < nr; i++) {
+		struct step *s = &steps[i];
+
+		delete_netns(s);
+		if (!s->stopped) {
+			remove_cgroups(s);
+			remove_jail(s);
+			deregister_runner(s);
+			remove_record(s);
+			fail_job(s);
+		}
+		for (size_t k = 0; k < s->acts.nr; k++) {
+			ALLOC_GROW(out->v, out->nr + 1, out->alloc);
+			out->v[out->nr++] = s->acts.v[k];
+		}
+		free(s->acts.v);
+		if (!rc)
+			rc = s->rc;
+	}
+	free(steps);
+	return rc;
+}
+
+int teardown_vms(struct teardown *td, const struct teardown_vm *vms, size_t nr,
+		 struct teardown_actions *out)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < nr; i += BATCH) {
+		int batch = teardown_batch(td, vms + i, nr - i < BATCH ? nr - i : BATCH, out);
+
+		if (!rc)
+			rc = batch;
+	}
+	return rc;
+}
+
 int teardown_vm(struct teardown *td, const struct teardown_vm *vm, struct teardown_actions *out)
 {
-	struct step s = { td, vm, out, 0 };
-
-	if (!vm_id_valid(vm->id))
-		BUG("teardown of '%s', which is not a VM id", vm->id);
-	kill_vm(&s);
-	if (s.rc)
-		return s.rc;
-	delete_network(&s);
-	remove_cgroups(&s);
-	remove_jail(&s);
-	deregister_runner(&s);
-	remove_record(&s);
-	fail_job(&s);
-	return s.rc;
+	return teardown_vms(td, vm, 1, out);
 }

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "config.h"
 #include "sandbox.h"
+#include "timeutil.h"
 #include "vm.h"
 
 #include <dirent.h>
@@ -33,6 +34,26 @@ void vm_id_new(char *out)
 void vm_link_name(char *out, const char *id, char suffix)
 {
 	xsnprintf(out, VM_ID_LEN + 1, "nimbus%s%c", id + strlen(VM_ID_PREFIX), suffix);
+}
+
+bool vm_id_of_name(const char *name, char *id)
+{
+	const char *hex;
+
+	if (strlen(name) != VM_ID_LEN || !skip_prefix(name, "nimbus", &hex))
+		return false;
+	if (*hex == '-') {
+		if (!vm_id_valid(name))
+			return false;
+		memcpy(id, name, VM_ID_LEN + 1);
+		return true;
+	}
+	/* the suffix may be a hex letter too */
+	if (strspn(hex, "0123456789abcdef") < VM_HEX_LEN || hex[VM_HEX_LEN] < 'a' ||
+	    hex[VM_HEX_LEN] > 'z')
+		return false;
+	xsnprintf(id, VM_ID_LEN + 1, VM_ID_PREFIX "%.*s", VM_HEX_LEN, hex);
+	return true;
 }
 
 void vm_records_dir(struct strbuf *out)
@@ -249,7 +270,7 @@ void vm_record_list_free(struct vm_record *v, size_t nr)
 	free(v);
 }
 
-int vm_lock(void)
+static int lock(const char *name)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
 	int fd, rc = 0;
@@ -257,7 +278,7 @@ int vm_lock(void)
 	vm_records_dir(&dir);
 	if (mkdir_p(dir.buf, 0755))
 		rc = fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot create %s", dir.buf);
-	strbuf_addf(&path, "%s/.lock", dir.buf);
+	strbuf_addf(&path, "%s/%s", dir.buf, name);
 	fd = rc ? -1 : open(path.buf, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (!rc && fd < 0)
 		rc = fail_errno(errno == EACCES ? EXIT_PERM : EXIT_FAIL, "cannot open %s", path.buf);
@@ -271,39 +292,103 @@ int vm_lock(void)
 	return rc ? rc : fd;
 }
 
+int vm_lock(void)
+{
+	return lock(".lock");
+}
+
+int vm_reap_lock(void)
+{
+	return lock(".reap.lock");
+}
+
 void vm_unlock(int fd)
 {
 	close(fd);
 }
 
+/* An --id value: a VM id, or not ours at all. */
+static bool id_value(const char *v, size_t len, char *id)
+{
+	char buf[VM_ID_LEN + 1];
+
+	if (len != VM_ID_LEN)
+		return false;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	if (!vm_id_valid(buf) || (*id && strcmp(id, buf)))
+		return false;
+	memcpy(id, buf, sizeof(buf));
+	return true;
+}
+
+bool vm_cmdline_id(const char *cmdline, size_t len, char *id)
+{
+	bool after_id = false;
+	size_t n;
+
+	*id = '\0';
+	/* past the program's name */
+	for (size_t at = strnlen(cmdline, len) + 1; at < len; at += n + 1) {
+		const char *a = cmdline + at;
+
+		n = strnlen(a, len - at);
+		/* a last argument without its NUL may have been cut short */
+		if (at + n == len)
+			break;
+		if (after_id && !id_value(a, n, id))
+			return false;
+		if (!after_id && n > 5 && !memcmp(a, "--id=", 5) && !id_value(a + 5, n - 5, id))
+			return false;
+		if (!after_id && n == 2 && !memcmp(a, "--", 2))
+			break;
+		after_id = !after_id && n == 4 && !memcmp(a, "--id", 4);
+	}
+	return *id && !after_id;
+}
+
 bool vm_cmdline_is(const char *cmdline, size_t len, const char *id)
 {
-	const char *end = cmdline + len, *prev = "";
+	char got[VM_ID_LEN + 1];
 
-	for (const char *a = cmdline; a < end; a += strlen(a) + 1) {
-		const char *v;
+	return vm_cmdline_id(cmdline, len, got) && !strcmp(got, id);
+}
 
-		/* a last argument without its NUL may have been cut short */
-		if (!memchr(a, '\0', end - a))
-			break;
-		if ((skip_prefix(a, "--id=", &v) && !strcmp(v, id)) ||
-		    (!strcmp(prev, "--id") && !strcmp(a, id)))
-			return true;
-		prev = a;
-	}
-	return false;
+/* The command line of pid: its length, or -1 when the process is gone. */
+static ssize_t cmdline_of(pid_t pid, struct strbuf *cmd)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addf(&path, "/proc/%d/cmdline", (int)pid);
+	strbuf_reset(cmd);
+	rc = strbuf_read_file(cmd, path.buf, 1 << 16);
+	strbuf_release(&path);
+	return rc ? -1 : (ssize_t)cmd->len;
+}
+
+bool vm_process_id(pid_t pid, char *id)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	bool found = cmdline_of(pid, &cmd) > 0 && vm_cmdline_id(cmd.buf, cmd.len, id);
+
+	strbuf_release(&cmd);
+	return found;
 }
 
 bool vm_process_is(pid_t pid, const char *id)
 {
-	struct strbuf path = STRBUF_INIT, cmd = STRBUF_INIT;
-	bool found;
+	struct strbuf cmd = STRBUF_INIT;
+	ssize_t len;
+	int tries = 0;
+	bool is;
 
-	strbuf_addf(&path, "/proc/%d/cmdline", (int)pid);
-	found = !strbuf_read_file(&cmd, path.buf, 1 << 16) && vm_cmdline_is(cmd.buf, cmd.len, id);
-	strbuf_release(&path);
+	/* in the middle of an exec (the jailer's of Firecracker), a process shows none for a moment */
+	while (!(len = cmdline_of(pid, &cmd)) && ++tries < 50)
+		sleep_ms(2);
+	is = len > 0 && vm_cmdline_is(cmd.buf, cmd.len, id);
 	strbuf_release(&cmd);
-	return found;
+	return is;
 }
 
 bool vm_root_is(const char *proc_root, const char *jail)

@@ -27,6 +27,12 @@ bool vm_id_valid(const char *id);
 void vm_id_new(char *out);
 /* "nimbus" + the id's hex + suffix ('h': the host end of a veth pair ...). */
 void vm_link_name(char *out, const char *id, char suffix);
+/*
+ * The VM a host object's name belongs to, for the reaper: a VM id (a
+ * namespace, tap, cgroup, jail), or a link name of vm_link_name() with
+ * a lower-case letter for suffix. id gets VM_ID_LEN + 1 bytes.
+ */
+bool vm_id_of_name(const char *name, char *id);
 
 /* A snapshot directory (`snapshot create --out`, `boot --snapshot`). */
 #define SNAPSHOT_META "snapshot.json"		/* vcpus, mem_mib, where it came from */
@@ -88,13 +94,23 @@ int vm_lock(void);
 void vm_unlock(int fd);
 
 /*
- * Whether a command line (NUL-separated, as /proc/PID/cmdline: anyone's
- * process may write anything there) is VM id's Firecracker or jailer:
- * "--id ID" or "--id=ID" among its arguments.
+ * The lock that lets one reaper at a time tear down VMs, so that two
+ * never take a VM's namespace from under each other.
  */
+int vm_reap_lock(void);
+
+/*
+ * The VM of a command line (len bytes of /proc/PID/cmdline, which its
+ * process may have written anything into): the VM id of its "--id ID"
+ * or "--id=ID" before any "--", when every such option names the same.
+ */
+bool vm_cmdline_id(const char *cmdline, size_t len, char *id);
+/* Whether a command line is VM id's Firecracker or jailer: its VM is id. */
 bool vm_cmdline_is(const char *cmdline, size_t len, const char *id);
 /* The same, of the process pid. */
 bool vm_process_is(pid_t pid, const char *id);
+/* The VM of the process pid's command line, in id (VM_ID_LEN + 1 bytes). */
+bool vm_process_id(pid_t pid, char *id);
 /*
  * Whether proc_root, a /proc/PID/root (under any prefix), is <jail>/root.
  * By the directory, not by the name the link reads as: the jailer pivots

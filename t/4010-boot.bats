@@ -256,7 +256,7 @@ check_objects() {
 		env HOME="$d" NIMBUS_CONFIG="$d/nimbus.conf" NIMBUS_CORE_STATE_DIR="$d" \
 		NIMBUS_CORE_RUN_DIR="$d/run" \
 		NIMBUS_FIRECRACKER_KERNEL="$d/vmlinux" NIMBUS_FIRECRACKER_ROOTFS="$d/rootfs.img" \
-		"$NIMBUS" boot --job j1 --fence "$FENCE" --dry-run --json
+		"$NOBODY_NIMBUS" boot --job j1 --fence "$FENCE" --dry-run --json
 	assert_success
 	[ "$(jq -r .uid <<<"$output")" = 3000000 ]
 }
@@ -283,8 +283,9 @@ check_objects() {
 }
 
 @test "without root: exit 8; without a usable KVM: exit 6; both before anything else" {
+	nobody_dir
 	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		env NIMBUS_CONFIG=/dev/null "$NIMBUS" boot --job j1 --fence "$FENCE"
+		env NIMBUS_CONFIG=/dev/null "$NOBODY_NIMBUS" boot --job j1 --fence "$FENCE"
 	assert_status 8
 	[[ $stderr == "nimbus boot: booting a VM needs root"* ]]
 	NIMBUS_FIRECRACKER_KVM_DEVICE=$T/no-kvm run --separate-stderr nimbus boot --job j1 --fence "$FENCE"

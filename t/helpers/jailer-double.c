@@ -27,7 +27,9 @@
  *			<id>.jsonl there (created here for the VM's uid)
  *	FC_DOUBLE_FAIL	a step to fail at: jailer-args, jailer-chroot,
  *			jailer-cgroup, jailer-jail, jailer-netns, jailer-exec,
- *			or one of the Firecracker double's (fc-...)
+ *			or one of the Firecracker double's (fc-...); STEP:crash
+ *			(a jailer step but exec) dies there by SIGKILL with
+ *			its caller, as when the host's agent crashes
  *	FC_DOUBLE_MOUNTS a file read instead of /proc/mounts (cgroup tests)
  */
 #include "common.h"
@@ -68,9 +70,17 @@ static NORETURN PRINTF(1, 2) void jail_error(const char *fmt, ...)
 /* FC_DOUBLE_FAIL names this step: stop here, with what was done left in place. */
 static void step_done(const char *step)
 {
-	const char *f = getenv("FC_DOUBLE_FAIL");
+	const char *f = getenv("FC_DOUBLE_FAIL"), *rest;
 
-	if (f && !strcmp(f, step))
+	if (!f || !skip_prefix(f, step, &rest))
+		return;
+	/* the caller, nimbus boot, is the parent until the clone into a new pid namespace */
+	if (!strcmp(rest, ":crash")) {
+		if (getppid() > 1)
+			kill(getppid(), SIGKILL);
+		raise(SIGKILL);
+	}
+	if (!*rest)
 		jail_error("failing at %s, as FC_DOUBLE_FAIL says", step);
 }
 

@@ -117,11 +117,16 @@ rm_cgroup() {
 	rmdir "$1" 2>/dev/null
 }
 
-# NOBODY_DIR: a directory nobody may use, outside bats' private ones;
+# NOBODY_DIR: a directory nobody may use, in /tmp itself (bats' and
+# TMPDIR may be private), with NOBODY_NIMBUS, a copy of nimbus that
+# nobody can run wherever the tree is (a clone under mktemp -d is 0700);
 # boot_teardown removes it.
 nobody_dir() {
-	NOBODY_DIR=$(mktemp -d "${TMPDIR:-/tmp}/nimbus-nobody.XXXXXX")
+	NOBODY_DIR=$(mktemp -d /tmp/nimbus-nobody.XXXXXX)
 	chmod 755 "$NOBODY_DIR"
+	NOBODY_NIMBUS=$NOBODY_DIR/bin/nimbus
+	mkdir "$NOBODY_DIR/bin"
+	cp "$NIMBUS" "$NOBODY_NIMBUS"
 }
 
 # Remove whatever a failed test left: processes, links, namespaces, mounts, cgroups.

@@ -5,7 +5,9 @@
 # github_setup starts t/helpers/github-double for the App 4242 with
 # installation 77, orgs acme and widgets and the repository acme/app
 # (more arguments go to the double), and points nimbus at it with the
-# App's key; each test gets a fresh double and a fresh store.
+# App's key; each test gets a fresh double and a fresh store. With GH_WRAP
+# set, the double runs as "$GH_WRAP double ARG..." (lib/reap: in the
+# test's own namespaces).
 
 # The App's key pair, once per file: RSA keys take a while to make.
 github_key() {
@@ -30,7 +32,7 @@ github_setup() {
 
 github_double_start() {
 	GH_PORT=$(free_port)
-	"$NIMBUS_BUILD/t/helpers/github-double" --listen "127.0.0.1:$GH_PORT" --app-id 4242 \
+	${GH_WRAP:-} "$NIMBUS_BUILD/t/helpers/github-double" --listen "127.0.0.1:$GH_PORT" --app-id 4242 \
 		--public-key "$BATS_FILE_TMPDIR/app.pub" --installation 77 --org acme \
 		--org widgets --repo acme/app "$@" 2>>"$BATS_TEST_TMPDIR/double.log" 3>&- &
 	GH_PID=$!
