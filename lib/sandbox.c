@@ -219,13 +219,13 @@ static const char *const serve_syscalls[] = {
 };
 
 /*
- * The host commands' work on VMs (vmctl.h, teardown.h): signal their
- * processes, leave and unmount their namespaces, detach the mounts in
- * their jails, move and remove files of their uids, and raise and lower
+ * The host commands' work on VMs (vmctl.h, teardown.h, reap.h): signal
+ * their processes, unmount their namespaces, detach the mounts in their
+ * jails, move and remove files of their uids, and raise and lower
  * capabilities around that.
  */
 static const char *const host_syscalls[] = {
-	"kill", "pidfd_open", "pidfd_send_signal", "setns", "umount2", "copy_file_range",
+	"kill", "pidfd_open", "pidfd_send_signal", "umount2", "copy_file_range",
 	"chown", "lchown", "fchownat", "chmod", "fchmodat", "capget", "capset",
 	/* rtnetlink's socket; images read in one pass */
 	"bind", "fadvise64",
@@ -242,7 +242,7 @@ static const char *const host_syscalls[] = {
  */
 static const char *const boot_syscalls[] = {
 	/* nimbus: the netns and the jail's mounts; the jailer, started and waited for; pinning */
-	"mount", "execve", "execveat", "vfork", "wait4", "waitid", "close_range",
+	"mount", "setns", "execve", "execveat", "vfork", "wait4", "waitid", "close_range",
 	"sched_setaffinity",
 	/* the jailer */
 	"pivot_root", "chroot", "chdir", "fchdir", "mknod", "mknodat", "setsid", "setpgid",
@@ -546,8 +546,13 @@ static const int stop_caps[] = {
 	CAP_DAC_OVERRIDE,	/* Firecracker's API socket; removing the jail, the VM's uid's */
 	CAP_KILL,		/* the VM's processes */
 	CAP_NET_ADMIN,		/* deleting its links */
-	CAP_SYS_ADMIN,		/* entering and unmounting its netns, the mounts of its jail */
+	CAP_SYS_ADMIN,		/* unmounting its netns and the mounts of its jail */
 	CAP_SYS_PTRACE,		/* the jail its process is rooted in, /proc/PID/root */
+};
+
+/* A dry run sees what a reaper does, and changes nothing. */
+static const int reap_plan_caps[] = {
+	CAP_SYS_PTRACE,		/* the jail a VM's process is rooted in */
 };
 
 static const int snapshot_caps[] = {
@@ -564,6 +569,9 @@ static const struct {
 	[SANDBOX_BOOT_PLAN] = { NULL, 0, HOST },
 	[SANDBOX_VM_STOP] = { stop_caps, ARRAY_SIZE(stop_caps), HOST },
 	[SANDBOX_SNAPSHOT] = { snapshot_caps, ARRAY_SIZE(snapshot_caps), HOST },
+	/* the teardown of vm stop, for every VM found stale */
+	[SANDBOX_REAP] = { stop_caps, ARRAY_SIZE(stop_caps), HOST },
+	[SANDBOX_REAP_PLAN] = { reap_plan_caps, ARRAY_SIZE(reap_plan_caps), HOST },
 };
 
 int sandbox_host(enum sandbox_host cmd)

@@ -76,6 +76,8 @@ enum sandbox_host {
 	SANDBOX_BOOT_PLAN,	/* nimbus boot --dry-run, which changes nothing */
 	SANDBOX_VM_STOP,	/* nimbus vm stop */
 	SANDBOX_SNAPSHOT,	/* nimbus snapshot create */
+	SANDBOX_REAP,		/* nimbus reap */
+	SANDBOX_REAP_PLAN,	/* nimbus reap --dry-run, which changes nothing */
 };
 
 /*
