@@ -177,9 +177,11 @@ int sandbox_drop(const struct sandbox_user *u)
 /*
  * What every nimbus process does, found by running the tests under the
  * filters in log mode (build with CFLAGS=-DNIMBUS_SECCOMP_LOG, run them,
- * read the kernel's "audit: type=1326" lines): files, memory, sockets,
- * threads, signals and time, for SQLite, libpq, hiredis, libcurl with
- * OpenSSL (and the resolver that glibc may load then).
+ * read the kernel's "audit: type=1326" records; the kernel's log drops
+ * most of a burst, the audit netlink socket's multicast group, read
+ * with CAP_AUDIT_READ, has them all): files, memory, sockets, threads,
+ * signals and time, for SQLite, libpq, hiredis, libcurl with OpenSSL
+ * (and the resolver that glibc may load then).
  */
 static const char *const base_syscalls[] = {
 	/* files */
@@ -550,14 +552,14 @@ static const int stop_caps[] = {
 	CAP_SYS_PTRACE,		/* the jail its process is rooted in, /proc/PID/root */
 };
 
-/* A dry run sees what a reaper does, and changes nothing. */
-static const int reap_plan_caps[] = {
-	CAP_SYS_PTRACE,		/* the jail a VM's process is rooted in */
-};
-
 static const int snapshot_caps[] = {
 	CAP_CHOWN,		/* the snapshot's files, taken from the VM's uid */
 	CAP_DAC_OVERRIDE, CAP_KILL, CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_PTRACE,
+};
+
+/* A dry run sees what a reaper does, and changes nothing. */
+static const int reap_plan_caps[] = {
+	CAP_SYS_PTRACE,		/* the jail a VM's process is rooted in */
 };
 
 static const struct {
