@@ -3,6 +3,7 @@
 #include "builtin.h"
 #include "output.h"
 #include "parse-options.h"
+#include "sandbox.h"
 
 static const char *const boot_usage[] = {
 	"nimbus boot --job JOB --fence N [--kernel K] [--rootfs R] [--overlay F]... [--vcpus N]"
@@ -73,6 +74,8 @@ int cmd_boot(int argc, const char **argv)
 	o.nr_overlays = overlays.nr;
 	o.dry_run = dry_run;
 	if (!dry_run && (rc = boot_host_check()))
+		die_fail(rc);
+	if ((rc = sandbox_host(dry_run ? SANDBOX_BOOT_PLAN : SANDBOX_BOOT)))
 		die_fail(rc);
 	st = store_open_or_die();
 	rc = vm_boot(st, &o, &doc);

@@ -3,6 +3,7 @@
 #include "output.h"
 #include "parse-options.h"
 #include "reap.h"
+#include "sandbox.h"
 
 static const char *const reap_usage[] = {
 	"nimbus reap [--dry-run] [--json] [--no-github] [--grace SECONDS]",
@@ -32,6 +33,8 @@ int cmd_reap(int argc, const char **argv)
 		usage_msg(reap_usage, options, "too many arguments");
 	if (!dry_run && geteuid())
 		die_code(EXIT_PERM, "reaping needs root (processes, namespaces, cgroups, jails)");
+	if ((rc = sandbox_host(dry_run ? SANDBOX_REAP_PLAN : SANDBOX_REAP)))
+		die_fail(rc);
 	o = (struct reap_opts){
 		.grace_ms = grace * 1000,
 		.flags = (dry_run ? REAP_DRY_RUN : 0) | (no_github ? REAP_NO_GITHUB : 0),

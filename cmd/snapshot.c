@@ -2,6 +2,7 @@
 #include "builtin.h"
 #include "output.h"
 #include "parse-options.h"
+#include "sandbox.h"
 #include "vmctl.h"
 
 static const char *const snapshot_create_usage[] = {
@@ -31,6 +32,8 @@ static int create_cmd(int argc, const char **argv)
 		usage_msg(snapshot_create_usage, options, argc ? "too many arguments" : "missing VM");
 	if (!out || !fence)
 		usage_msg(snapshot_create_usage, options, "--out and --fence are required");
+	if ((rc = sandbox_host(SANDBOX_SNAPSHOT)))
+		die_fail(rc);
 	st = store_open_or_die();
 	rc = vm_held(st, argv[0], fence, &r);
 	if (rc)

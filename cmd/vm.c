@@ -3,6 +3,7 @@
 #include "config.h"
 #include "output.h"
 #include "parse-options.h"
+#include "sandbox.h"
 #include "vmctl.h"
 
 #include <signal.h>
@@ -119,6 +120,8 @@ static int stop_cmd(int argc, const char **argv)
 		usage_msg(vm_stop_usage, options, "--fence is required");
 	if (timeout < 0)
 		timeout = cfg_int("firecracker.stop_timeout");
+	if ((rc = sandbox_host(SANDBOX_VM_STOP)))
+		die_fail(rc);
 	st = store_open_or_die();
 	rc = vm_held(st, argv[0], fence, &r);
 	if (rc)

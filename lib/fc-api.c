@@ -1,8 +1,10 @@
 #include "common.h"
 #include "fc-api.h"
 #include "http-client.h"
+#include "sandbox.h"
 #include "timeutil.h"
 
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -50,7 +52,9 @@ static bool connects(const char *path)
 	bool ok;
 
 	memcpy(un.sun_path, path, strlen(path));
+	caps_raise(CAP_DAC_OVERRIDE);
 	ok = fd >= 0 && !connect(fd, (struct sockaddr *)&un, sizeof(un));
+	caps_lower(CAP_DAC_OVERRIDE);
 	if (fd >= 0)
 		close(fd);
 	return ok;
@@ -98,7 +102,10 @@ int fc_api_call(struct fc_api *api, const char *method, const char *path, json_t
 		die("out of memory");
 	strbuf_addf(&url, "http://localhost%s", path);
 	rq.url = url.buf;
+	/* connecting to the socket, which is the VM's uid's (the rest needs nothing) */
+	caps_raise(CAP_DAC_OVERRIDE);
 	rc = http_client_do(api->http, &rq, &resp);
+	caps_lower(CAP_DAC_OVERRIDE);
 	if (!rc && resp.body.len)
 		doc = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
 	if (!rc && (resp.status < 200 || resp.status > 299)) {

@@ -1,5 +1,8 @@
 #include "common.h"
 #include "jail.h"
+#include "sandbox.h"
+
+#include <linux/capability.h>
 
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -71,10 +74,24 @@ int jail_place(const char *root, const char *name, const char *src)
 	else
 		close(fd);
 	/* a bind mount is as writable as its source: make it read-only in a second step */
-	if (!rc && (mount(src, dst.buf, NULL, MS_BIND, NULL) ||
-		    mount(NULL, dst.buf, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL)))
-		rc = fail_errno(errno_code(errno), "cannot bind-mount %s into the jail", src);
+	if (!rc) {
+		caps_raise(CAP_SYS_ADMIN);
+		if (mount(src, dst.buf, NULL, MS_BIND, NULL) ||
+		    mount(NULL, dst.buf, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+			rc = fail_errno(errno_code(errno), "cannot bind-mount %s into the jail", src);
+		caps_lower(CAP_SYS_ADMIN);
+	}
 	strbuf_release(&dst);
+	return rc;
+}
+
+static int give(int fd, uid_t uid, gid_t gid)
+{
+	int rc;
+
+	caps_raise(CAP_CHOWN);
+	rc = fchown(fd, uid, gid);
+	caps_lower(CAP_CHOWN);
 	return rc;
 }
 
@@ -86,7 +103,8 @@ int jail_write(const char *root, const char *name, const void *data, size_t len,
 
 	strbuf_addf(&path, "%s/%s", root, name);
 	fd = open(path.buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0 || fchown(fd, uid, gid) || fchmod(fd, mode) ||
+	/* the mode while root owns it: a file given away is no longer ours to chmod */
+	if (fd < 0 || fchmod(fd, mode) || give(fd, uid, gid) ||
 	    (len && write_in_full(fd, data, len) < 0))
 		rc = fail_errno(errno_code(errno), "cannot write %s", path.buf);
 	if (fd >= 0 && close(fd) && !rc)

@@ -1,7 +1,9 @@
 #include "common.h"
 #include "netns.h"
+#include "sandbox.h"
 
 #include <libmnl/libmnl.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
@@ -40,14 +42,19 @@ static int errno_code(int err)
 	}
 }
 
-/* Send one request and read its acknowledgement: 0, or -1 with errno. */
+/*
+ * Send one request and read its acknowledgement: 0, or -1 with errno.
+ * rtnetlink checks CAP_NET_ADMIN of the socket's opener and sender.
+ */
 static int nl_talk(struct nlmsghdr *nlh)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	struct mnl_socket *nl;
 	char *buf = xmalloc(NL_BUFSIZE);
 	unsigned portid;
 	int rc = -1, err;
 
+	caps_raise(CAP_NET_ADMIN);
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (nl && !mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
 		portid = mnl_socket_get_portid(nl);
 		nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
@@ -59,6 +66,7 @@ static int nl_talk(struct nlmsghdr *nlh)
 				rc = mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, NULL, NULL) < 0 ? -1 : 0;
 		}
 	}
+	caps_lower(CAP_NET_ADMIN);
 	err = errno;
 	if (nl)
 		mnl_socket_close(nl);
@@ -158,11 +166,15 @@ int link_add_tap(const char *name, uid_t uid, gid_t gid)
 		BUG("tap name %s too long", name);
 	memcpy(ifr.ifr_name, name, strlen(name));
 	/* TUNSETIFF attaches to a persistent tap of that name: see that there is none */
-	if (if_nametoindex(name))
+	if (if_nametoindex(name)) {
 		rc = fail(EXIT_BUSY, "cannot create tap %s: it exists", name);
-	else if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETOWNER, (unsigned long)uid) ||
-		 ioctl(fd, TUNSETGROUP, (unsigned long)gid) || ioctl(fd, TUNSETPERSIST, 1UL))
-		rc = link_fail("create tap", name);
+	} else {
+		caps_raise(CAP_NET_ADMIN);
+		if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETOWNER, (unsigned long)uid) ||
+		    ioctl(fd, TUNSETGROUP, (unsigned long)gid) || ioctl(fd, TUNSETPERSIST, 1UL))
+			rc = link_fail("create tap", name);
+		caps_lower(CAP_NET_ADMIN);
+	}
 	close(fd);
 	return rc;
 }
@@ -276,14 +288,17 @@ int link_delete_all(const struct strvec *names, bool *existed)
 /* As ip-netns(8): a shared mount, so that namespaces mounted later reach other mount namespaces. */
 static int share_dir(const char *dir)
 {
+	int rc = 0;
+
 	if (mkdir_p(dir, 0755))
 		return fail_errno(errno_code(errno), "cannot create %s", dir);
-	if (!mount("", dir, "none", MS_SHARED | MS_REC, NULL))
-		return 0;
-	if (errno == EINVAL && !mount(dir, dir, "none", MS_BIND | MS_REC, NULL) &&
-	    !mount("", dir, "none", MS_SHARED | MS_REC, NULL))
-		return 0;
-	return fail_errno(errno_code(errno), "cannot make %s a shared mount", dir);
+	caps_raise(CAP_SYS_ADMIN);
+	if (mount("", dir, "none", MS_SHARED | MS_REC, NULL) &&
+	    (errno != EINVAL || mount(dir, dir, "none", MS_BIND | MS_REC, NULL) ||
+	     mount("", dir, "none", MS_SHARED | MS_REC, NULL)))
+		rc = fail_errno(errno_code(errno), "cannot make %s a shared mount", dir);
+	caps_lower(CAP_SYS_ADMIN);
+	return rc;
 }
 
 int netns_add(const char *dir, const char *name)
@@ -300,12 +315,14 @@ int netns_add(const char *dir, const char *name)
 	if (!rc && (saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 		rc = fail_errno(EXIT_FAIL, "cannot open /proc/thread-self/ns/net");
 	if (!rc) {
+		caps_raise(CAP_SYS_ADMIN);
 		if (unshare(CLONE_NEWNET))
 			rc = fail_errno(errno_code(errno), "cannot create network namespace %s", path.buf);
 		else if (mount("/proc/thread-self/ns/net", path.buf, "none", MS_BIND, NULL))
 			rc = fail_errno(errno_code(errno), "cannot mount network namespace %s", path.buf);
 		if (setns(saved, CLONE_NEWNET))
 			die_errno("cannot return to the host's network namespace");
+		caps_lower(CAP_SYS_ADMIN);
 	}
 	if (saved >= 0)
 		close(saved);
@@ -317,13 +334,29 @@ int netns_add(const char *dir, const char *name)
 
 int netns_delete(const char *path)
 {
-	if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) && errno != EINVAL && errno != ENOENT)
+	int rc;
+
+	caps_raise(CAP_SYS_ADMIN);
+	rc = umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+	caps_lower(CAP_SYS_ADMIN);
+	if (rc && errno != EINVAL && errno != ENOENT)
 		return fail_errno(errno_code(errno), "cannot unmount network namespace %s", path);
 	if (!unlink(path))
 		return 1;
 	if (errno == ENOENT)
 		return 0;
 	return fail_errno(errno_code(errno), "cannot remove network namespace %s", path);
+}
+
+/* Join the network namespace of fd. */
+static int join(int fd)
+{
+	int rc;
+
+	caps_raise(CAP_SYS_ADMIN);
+	rc = setns(fd, CLONE_NEWNET);
+	caps_lower(CAP_SYS_ADMIN);
+	return rc;
 }
 
 int netns_enter(const char *path, int *saved)
@@ -334,7 +367,7 @@ int netns_enter(const char *path, int *saved)
 	if (fd < 0)
 		return fail_errno(errno_code(errno), "cannot open network namespace %s", path);
 	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0 || setns(fd, CLONE_NEWNET)) {
+	if (*saved < 0 || join(fd)) {
 		int rc = fail_errno(errno_code(errno), "cannot enter network namespace %s", path);
 
 		if (*saved >= 0)
@@ -350,7 +383,7 @@ int netns_enter(const char *path, int *saved)
 void netns_leave(int saved)
 {
 	/* the rest of the command must not run in the VM's namespace */
-	if (setns(saved, CLONE_NEWNET))
+	if (join(saved))
 		die_errno("cannot return to the host's network namespace");
 	close(saved);
 }

@@ -5,7 +5,8 @@
  * Network namespaces and links, through the kernel's interfaces
  * (rtnetlink with libmnl, /dev/net/tun, mount and setns); nimbus never
  * runs ip(8). These are the privileged network operations of boot and
- * teardown (CAP_NET_ADMIN, and CAP_SYS_ADMIN for the namespaces).
+ * teardown: each raises CAP_NET_ADMIN (links), or CAP_SYS_ADMIN (the
+ * namespaces), around its system calls alone (sandbox.h).
  *
  * Functions return 0 (or a documented count) or -code after fail():
  * EXIT_BUSY for a name that is taken, EXIT_PERM without the privilege,

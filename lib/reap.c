@@ -7,10 +7,12 @@
 #include "output.h"
 #include "parse-num.h"
 #include "reap.h"
+#include "sandbox.h"
 #include "timeutil.h"
 #include "vm.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -196,6 +198,9 @@ static void scan_processes(struct reaper *r, bool roots)
 		cannot_list(r, errno, "/proc");
 		return;
 	}
+	/* the roots of other uids' processes are only shown to their tracers */
+	if (roots)
+		caps_raise(CAP_SYS_PTRACE);
 	while ((de = readdir(d))) {
 		char id[VM_ID_LEN + 1];
 		int64_t pid;
@@ -203,6 +208,8 @@ static void scan_processes(struct reaper *r, bool roots)
 		if (!parse_i64(de->d_name, 1, INT32_MAX, &pid) && process_vm(r, pid, roots, id))
 			add(r, id, PROCESS, NULL, pid, started_ms(pid));
 	}
+	if (roots)
+		caps_lower(CAP_SYS_PTRACE);
 	closedir(d);
 }
 
@@ -386,13 +393,19 @@ static void group(struct reaper *r)
 		merge_record(&r->vms[i]);
 }
 
+/* Whether pid exists: signal 0 to another uid's is refused without CAP_KILL, but it exists. */
+static bool exists(pid_t pid)
+{
+	return !kill(pid, 0) || errno == EPERM;
+}
+
 /* Whether a process of vm runs, as its command line says. */
 static bool runs(const struct vm *vm)
 {
-	if (vm->rec.pid && !kill(vm->rec.pid, 0) && vm_process_is(vm->rec.pid, vm->id))
+	if (vm->rec.pid && exists(vm->rec.pid) && vm_process_is(vm->rec.pid, vm->id))
 		return true;
 	for (size_t i = 0; i < vm->nr_pids; i++)
-		if (!kill(vm->pids[i], 0) && vm_process_is(vm->pids[i], vm->id))
+		if (exists(vm->pids[i]) && vm_process_is(vm->pids[i], vm->id))
 			return true;
 	return false;
 }

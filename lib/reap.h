@@ -32,7 +32,8 @@
  * teardown cannot remove is found again by the next run.
  *
  * The privileged work is the teardown's (netns.h, teardown.c); finding
- * reads /proc, /sys/fs/cgroup and directories, and lists links.
+ * reads /proc, /sys/fs/cgroup and directories, and lists links, and
+ * takes CAP_SYS_PTRACE for the roots of the VMs' processes alone.
  */
 
 enum {

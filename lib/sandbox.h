@@ -57,12 +57,42 @@ int sandbox_drop(const struct sandbox_user *u);
 int sandbox_seccomp_serve(void);
 
 /*
- * Host commands: keep only caps (CAP_* numbers) in the bounding and
- * permitted sets, none effective or inheritable, none ambient.
+ * Host commands: keep only caps (CAP_* numbers), as far as they are
+ * held, in the permitted set and, with CAP_SETPCAP, the bounding set;
+ * none effective, inheritable or ambient.
  */
 int caps_limit(const int *caps, size_t nr);
-/* Make cap effective (it must be permitted), and not any more. */
+/*
+ * Make cap effective (it must be permitted), and not any more; errno is
+ * kept for the caller's report of what it did meanwhile. In a process
+ * that did not call caps_limit() (a test's tool, a command run without
+ * limits) both do nothing: what it holds is effective.
+ */
 int caps_raise(int cap);
 int caps_lower(int cap);
+
+enum sandbox_host {
+	SANDBOX_BOOT,		/* nimbus boot */
+	SANDBOX_BOOT_PLAN,	/* nimbus boot --dry-run, which changes nothing */
+	SANDBOX_VM_STOP,	/* nimbus vm stop */
+	SANDBOX_SNAPSHOT,	/* nimbus snapshot create */
+	SANDBOX_REAP,		/* nimbus reap */
+	SANDBOX_REAP_PLAN,	/* nimbus reap --dry-run, which changes nothing */
+};
+
+/*
+ * A host command, once its options and configuration are read: keep
+ * only its capabilities (caps_limit()), then install its seccomp
+ * allowlist, which kills the process at any other system call. boot's
+ * is inherited by the jailer and by Firecracker, and allows what they
+ * do too. 0, or a fail() code.
+ */
+int sandbox_host(enum sandbox_host cmd);
+
+/*
+ * How many seccomp filters this thread has (its children inherit them),
+ * or -1 when the kernel does not say (before Linux 5.9).
+ */
+int sandbox_seccomp_filters(void);
 
 #endif

@@ -8,10 +8,12 @@
 #include "netns.h"
 #include "output.h"
 #include "parse-num.h"
+#include "sandbox.h"
 #include "teardown.h"
 #include "timeutil.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -237,12 +239,17 @@ static void add_victim(struct victims *vs, struct step *s, pid_t pid)
 		settle(v, fail_errno(EXIT_FAIL, "pidfd_open"));
 }
 
-/* Send sig to each victim not settled; those that cannot get it are failures. */
+/*
+ * Send sig to each victim not settled; those that cannot get it are
+ * failures. They run as their VMs' uids, not ours.
+ */
 static void send_all(struct victims *vs, int sig, const char *name)
 {
+	caps_raise(CAP_KILL);
 	for (size_t i = 0; i < vs->nr; i++)
 		if (!vs->v[i].done && pidfd_send_signal(vs->v[i].fd, sig, NULL, 0) && errno != ESRCH)
 			settle(&vs->v[i], fail_errno(EXIT_PERM, "%s", name));
+	caps_lower(CAP_KILL);
 }
 
 /* Those gone by deadline are settled; with last, the others too, as failures. */
@@ -443,11 +450,16 @@ static void remove_jail(struct step *s)
 		return;
 	if (!dry(s)) {
 		mounts_under(jail, &mounts);
+		caps_raise(CAP_SYS_ADMIN);
 		for (size_t i = 0; !rc && i < mounts.nr; i++)
 			if (umount2(mounts.v[i], MNT_DETACH | UMOUNT_NOFOLLOW) && errno != EINVAL)
 				rc = fail_errno(EXIT_FAIL, "cannot unmount %s", mounts.v[i]);
+		caps_lower(CAP_SYS_ADMIN);
+		/* root/ and what is in it are the VM's uid's */
+		caps_raise(CAP_DAC_OVERRIDE);
 		if (!rc && remove_at(AT_FDCWD, jail))
 			rc = fail_errno(errno == EBUSY ? EXIT_BUSY : EXIT_FAIL, "cannot remove");
+		caps_lower(CAP_DAC_OVERRIDE);
 	}
 	action(s, &REMOVE, rc, "chroot %s", jail);
 	strvec_clear(&mounts);

@@ -1,9 +1,11 @@
 #include "common.h"
 #include "config.h"
+#include "sandbox.h"
 #include "timeutil.h"
 #include "vm.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -403,8 +405,15 @@ bool vm_root_is(const char *proc_root, const char *jail)
 bool vm_process_of(pid_t pid, const char *id, const char *jail)
 {
 	char *root = xstrfmt("/proc/%d/root", (int)pid);
-	bool yes = (jail && vm_root_is(root, jail)) || vm_process_is(pid, id);
+	bool yes = false;
 
+	/* another uid's root is only shown to its tracers */
+	if (jail) {
+		caps_raise(CAP_SYS_PTRACE);
+		yes = vm_root_is(root, jail);
+		caps_lower(CAP_SYS_PTRACE);
+	}
+	yes = yes || vm_process_is(pid, id);
 	free(root);
 	return yes;
 }

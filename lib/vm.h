@@ -119,7 +119,8 @@ bool vm_process_id(pid_t pid, char *id);
 bool vm_root_is(const char *proc_root, const char *jail);
 /*
  * Whether pid is VM id's Firecracker: its root is <jail>/root (a jailed
- * process cannot change that, while it can rewrite its command line),
+ * process cannot change that, while it can rewrite its command line,
+ * and it is there before it execs Firecracker; seen with CAP_SYS_PTRACE),
  * or its command line names id. jail may be NULL.
  */
 bool vm_process_of(pid_t pid, const char *id, const char *jail);

@@ -5,10 +5,12 @@
 #include "lease.h"
 #include "log.h"
 #include "output.h"
+#include "sandbox.h"
 #include "timeutil.h"
 #include "vmctl.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
@@ -118,13 +120,16 @@ static int copy_fd(int in, int out)
 /*
  * Move a file Firecracker wrote out of its jail, to root's and readable
  * by all: the directory holding it is 0700, and a VM booted from it
- * reads it under its own uid through a link in its jail.
+ * reads it under its own uid through a link in its jail. The file and
+ * the jail's root/ are the VM's uid's.
  */
 static int move_out(const char *root, const char *name, const char *dir, const char *to)
 {
 	struct strbuf src = STRBUF_INIT, dst = STRBUF_INIT;
 	int in = -1, out = -1, rc = 0;
 
+	caps_raise(CAP_DAC_OVERRIDE);
+	caps_raise(CAP_CHOWN);
 	strbuf_addf(&src, "%s/%s", root, name);
 	strbuf_addf(&dst, "%s/%s", dir, to);
 	if (rename(src.buf, dst.buf)) {
@@ -143,6 +148,8 @@ static int move_out(const char *root, const char *name, const char *dir, const c
 	if (chown(dst.buf, 0, 0) || chmod(dst.buf, 0644))
 		rc = fail_errno(EXIT_FAIL, "cannot give %s to root", dst.buf);
 out:
+	caps_lower(CAP_CHOWN);
+	caps_lower(CAP_DAC_OVERRIDE);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
@@ -199,11 +206,14 @@ static void remove_partial(const char *root, const char *dir)
 		strbuf_addf(&path, "%s/%s", dir, *n);
 		unlink(path.buf);
 	}
+	/* in the jail's root/, the VM's uid's */
+	caps_raise(CAP_DAC_OVERRIDE);
 	for (const char *const *n = (const char *const[]){ OUT_STATE, OUT_MEMORY, NULL }; *n; n++) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", root, *n);
 		unlink(path.buf);
 	}
+	caps_lower(CAP_DAC_OVERRIDE);
 	strbuf_release(&path);
 }
 

@@ -38,19 +38,20 @@ fake_host() {
 }
 
 # fake_task ROOT PID TID [FIELD=VALUE]...: a thread of a sandboxed process
-# (uid and gid 65534, no capability, no_new_privs, seccomp filtering),
-# FIELD=VALUE replacing what is given.
+# (uid and gid 65534, no capability, no_new_privs, seccomp filtering with
+# two filters), FIELD=VALUE replacing what is given.
 fake_task() {
 	local r=$1 pid=$2 tid=$3 kv f
 	local -A s=([Uid]=$'65534\t65534\t65534\t65534' [Gid]=$'65534\t65534\t65534\t65534'
 		[CapInh]=0000000000000000 [CapPrm]=0000000000000000 [CapEff]=0000000000000000
-		[CapBnd]=0000000000000000 [CapAmb]=0000000000000000 [NoNewPrivs]=1 [Seccomp]=2)
+		[CapBnd]=0000000000000000 [CapAmb]=0000000000000000 [NoNewPrivs]=1 [Seccomp]=2
+		[Seccomp_filters]=2)
 	shift 3
 	for kv in "$@"; do
 		s[${kv%%=*}]=${kv#*=}
 	done
 	mkdir -p "$r/proc/$pid/task/$tid"
-	for f in Uid Gid CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs Seccomp; do
+	for f in Uid Gid CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs Seccomp Seccomp_filters; do
 		printf '%s:\t%s\n' "$f" "${s[$f]}"
 	done > "$r/proc/$pid/task/$tid/status"
 	[ "$pid" != "$tid" ] || cp "$r/proc/$pid/task/$tid/status" "$r/proc/$pid/status"

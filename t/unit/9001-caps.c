@@ -1,6 +1,7 @@
 #include "tap.h"
 #include "sandbox.h"
 
+#include <cap-ng.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -42,6 +43,43 @@ static void host_command(void)
 	is_int(set_of("CapEff"), 0, "and nothing else was");
 }
 
+/*
+ * Before caps_limit(), raising and lowering leave the sets alone; what
+ * is not held is not kept; lowering keeps errno for the caller's report.
+ */
+static void limits(void)
+{
+	static const int keep[] = { CAP_NET_ADMIN, CAP_SYS_PTRACE };
+	uint64_t eff = set_of("CapEff");
+
+	is_int(caps_lower(CAP_NET_ADMIN), 0, "lowering before a limit is nothing");
+	is_int(set_of("CapEff"), eff, "and changes nothing");
+	/* as a unit's CapabilityBoundingSet= would have: no CAP_SYS_PTRACE */
+	ok(!prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0), "CAP_SYS_PTRACE out of the bounding set");
+	capng_get_caps_process();
+	capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_PTRACE);
+	ok(!capng_apply(CAPNG_SELECT_CAPS), "and not permitted");
+	is_int(caps_limit(keep, ARRAY_SIZE(keep)), 0, "limited to two, of which one is held");
+	is_int(set_of("CapPrm"), BIT(CAP_NET_ADMIN), "the one held is kept");
+	is_int(set_of("CapBnd"), BIT(CAP_NET_ADMIN), "in the bounding set too");
+	errno = ENOENT;
+	caps_raise(CAP_NET_ADMIN);
+	caps_lower(CAP_NET_ADMIN);
+	is_int(errno, ENOENT, "errno kept");
+}
+
+/* boot's filter, counted for the audit: one more than before. */
+static void boot_filter(void)
+{
+	int before = sandbox_seccomp_filters();
+
+	ok(before >= 0, "the kernel counts the filters");
+	is_int(sandbox_host(SANDBOX_BOOT), 0, "boot's privileges");
+	is_int(sandbox_seccomp_filters(), before + 1, "one filter more");
+	is_int(set_of("CapEff"), 0, "none effective");
+	is_int(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), 1, "no_new_privs");
+}
+
 static void serve_drop(void)
 {
 	is_int(sandbox_drop(NULL), 0, "a service staying root drops everything");
@@ -74,6 +112,8 @@ int main(void)
 		return 0;
 	}
 	in_child(host_command, 11);
+	in_child(limits, 8);
+	in_child(boot_filter, 5);
 	in_child(serve_drop, 3);
 	return done_testing();
 }
