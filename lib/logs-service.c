@@ -13,6 +13,15 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/*
+ * A batch this big is stored as soon as its lines stop coming for
+ * IDLE_MS, rather than at logs.flush_interval: still the thousand rows
+ * or more per insert that ClickHouse asks for.
+ */
+#define IDLE_BATCH_BYTES (128 << 10)
+#define IDLE_MS 50
+/* A flusher that fell behind stores this many waiting segments in one insert: fewer parts to merge. */
+#define FLUSH_SEGMENTS_MAX 4
 
 static struct {
 	struct token_verifier *verifier;
@@ -270,68 +279,105 @@ out:
 	token_claims_release(&c);
 }
 
-/* Read a segment and store its records; a torn tail is reported and dropped. */
-static int flush_segment(struct log_sink *sink, const char *path, int64_t *lines)
-{
-	struct strbuf data = STRBUF_INIT;
-	struct log_batch **batches = NULL;
-	size_t nr = 0, alloc = 0, off = 0;
-	int64_t added;
-	int rc = 0;
+struct segments {
+	struct strbuf *data;		/* the files, which the batches point into */
+	struct log_batch **batches;
+	size_t nr, alloc, batches_nr, batches_alloc;
+};
 
-	if (strbuf_read_file(&data, path, SIZE_MAX) < 0)
+/* Read a segment and decode its records; a torn tail is reported and dropped. */
+static int read_segment(struct segments *segs, const char *path)
+{
+	struct strbuf *data;
+	size_t off = 0;
+
+	ALLOC_GROW(segs->data, segs->nr + 1, segs->alloc);
+	data = &segs->data[segs->nr++];
+	strbuf_init(data, 0);
+	if (strbuf_read_file(data, path, SIZE_MAX) < 0)
 		return fail_errno(EXIT_FAIL, "cannot read %s", path);
-	while (off < data.len) {
+	while (off < data->len) {
 		struct log_batch *b = xcalloc(1, sizeof(*b));
-		size_t n = log_record_decode(data.buf + off, data.len - off, b);
+		size_t n = log_record_decode(data->buf + off, data->len - off, b);
 
 		if (!n) {
 			free(b);
 			warning("%s: %zu bytes at %zu are not a whole record (torn by a crash?); dropped",
-				path, data.len - off, off);
+				path, data->len - off, off);
 			break;
 		}
-		ALLOC_GROW(batches, nr + 1, alloc);
-		batches[nr++] = b;
+		ALLOC_GROW(segs->batches, segs->batches_nr + 1, segs->batches_alloc);
+		segs->batches[segs->batches_nr++] = b;
 		off += n;
 	}
+	return 0;
+}
+
+/* Store the records of segments in one write. */
+static int flush_segments(struct log_sink *sink, const struct strvec *paths, int64_t *lines)
+{
+	struct segments segs = { 0 };
+	int64_t added;
+	int rc = 0;
+
+	for (size_t i = 0; i < paths->nr && !rc; i++)
+		rc = read_segment(&segs, paths->v[i]);
 	*lines = 0;
-	for (size_t i = 0; i < nr; i++)
-		*lines += batches[i]->nr;
-	if (nr)
-		rc = log_sink_write(sink, batches, nr, &added);
-	for (size_t i = 0; i < nr; i++) {
-		log_batch_release(batches[i]);
-		free(batches[i]);
+	for (size_t i = 0; i < segs.batches_nr; i++)
+		*lines += segs.batches[i]->nr;
+	if (!rc && segs.batches_nr)
+		rc = log_sink_write(sink, segs.batches, segs.batches_nr, &added);
+	for (size_t i = 0; i < segs.batches_nr; i++) {
+		log_batch_release(segs.batches[i]);
+		free(segs.batches[i]);
 	}
-	free(batches);
-	strbuf_release(&data);
+	for (size_t i = 0; i < segs.nr; i++)
+		strbuf_release(&segs.data[i]);
+	free(segs.batches);
+	free(segs.data);
 	return rc;
+}
+
+/* The oldest sealed segment, and those waiting behind it, up to FLUSH_SEGMENTS_MAX. */
+static bool next_segments(struct strvec *paths)
+{
+	struct strbuf path = STRBUF_INIT;
+	bool running = log_spool_next(svc.spool, &path);
+
+	strvec_clear(paths);
+	if (running) {
+		strvec_push(paths, path.buf);
+		while (paths->nr < FLUSH_SEGMENTS_MAX && log_spool_sealed(svc.spool, paths->nr, &path))
+			strvec_push(paths, path.buf);
+	}
+	strbuf_release(&path);
+	return running;
 }
 
 /*
  * Sealed segments into the sink, oldest first. A failure keeps the
- * segment and waits, twice as long each time up to BACKOFF_MAX_MS; the
+ * segments and waits, twice as long each time up to BACKOFF_MAX_MS; the
  * schema is brought up to date before the first write.
  */
 static void *flusher(void *arg UNUSED)
 {
 	int64_t interval = cfg_int("logs.flush_interval"), backoff = 0, lines = 0;
-	struct strbuf path = STRBUF_INIT;
+	struct strvec paths = STRVEC_INIT;
 	struct log_sink *sink = NULL;
 	bool migrated;
 
 	/* the schema now, for the queries; when the sink is down, before the first write */
 	migrated = !log_sink_open(&sink) && !log_sink_migrate(sink);
-	while (log_spool_next(svc.spool, &path)) {
+	while (next_segments(&paths)) {
 		int rc = sink ? 0 : log_sink_open(&sink);
 
 		if (!rc && !migrated)
 			migrated = !(rc = log_sink_migrate(sink));
 		if (!rc)
-			rc = flush_segment(sink, path.buf, &lines);
+			rc = flush_segments(sink, &paths, &lines);
 		if (!rc) {
-			log_spool_remove(svc.spool, path.buf);
+			for (size_t i = 0; i < paths.nr; i++)
+				log_spool_remove(svc.spool, paths.v[i]);
 			update_spool_gauge();
 			metric_add(svc.stored, NULL, lines);
 			if (backoff)
@@ -351,7 +397,7 @@ static void *flusher(void *arg UNUSED)
 			break;
 	}
 	log_sink_close(sink);
-	strbuf_release(&path);
+	strvec_clear(&paths);
 	return NULL;
 }
 
@@ -364,6 +410,7 @@ int logs_service_init(struct http_server *srv)
 {
 	struct http_route routes[ARRAY_SIZE(logs_routes)];
 	int64_t interval = cfg_int("logs.flush_interval");
+	struct log_spool_limits limits;
 	struct log_sink *sink;
 	int rc;
 
@@ -372,8 +419,12 @@ int logs_service_init(struct http_server *srv)
 	if (rc)
 		return rc;
 	give_sink(sink);
-	rc = log_spool_open(&svc.spool, cfg_str("logs.spool_dir"), cfg_size("logs.spool_max"),
-			    cfg_size("logs.batch_bytes"), interval * 1000);
+	limits.max_bytes = cfg_size("logs.spool_max");
+	limits.segment_bytes = cfg_size("logs.batch_bytes");
+	limits.interval_ms = interval * 1000;
+	limits.idle_bytes = IDLE_BATCH_BYTES;
+	limits.idle_ms = IDLE_MS;
+	rc = log_spool_open(&svc.spool, cfg_str("logs.spool_dir"), &limits);
 	if (rc)
 		return rc;
 	svc.verifier = token_verifier_new(cfg_str("keys.dir"));

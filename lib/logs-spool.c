@@ -18,14 +18,14 @@ struct log_spool {
 	pthread_cond_t cond;
 	char *dir;
 	int dirfd, lockfd;
-	uint64_t max_bytes, segment_bytes;
-	int64_t interval_ms;
+	struct log_spool_limits limits;
 	uint64_t bytes;			/* of every segment */
 	struct segment *sealed;		/* oldest first */
 	size_t sealed_nr, sealed_alloc;
 	int fd;				/* of the active segment, or -1 */
 	struct segment active;
 	int64_t active_since;		/* mono_ms() of its first record */
+	int64_t last_append;		/* mono_ms() of its last one */
 	uint64_t next_id;
 	bool stopping;
 };
@@ -101,17 +101,14 @@ static int lock_dir(struct log_spool *sp)
 	return 0;
 }
 
-int log_spool_open(struct log_spool **out, const char *dir, uint64_t max_bytes,
-		   uint64_t segment_bytes, int64_t interval_ms)
+int log_spool_open(struct log_spool **out, const char *dir, const struct log_spool_limits *limits)
 {
 	struct log_spool *sp = xcalloc(1, sizeof(*sp));
 	pthread_condattr_t attr;
 	int rc = 0;
 
 	sp->dir = xstrdup(dir);
-	sp->max_bytes = max_bytes;
-	sp->segment_bytes = segment_bytes;
-	sp->interval_ms = interval_ms;
+	sp->limits = *limits;
 	sp->fd = sp->lockfd = -1;
 	sp->next_id = 1;
 	pthread_mutex_init(&sp->lock, NULL);
@@ -219,17 +216,23 @@ int log_spool_append(struct log_spool *sp, const void *rec, size_t len)
 	int rc = 0;
 
 	pthread_mutex_lock(&sp->lock);
-	if (sp->bytes && sp->bytes + len > sp->max_bytes)
+	if (sp->bytes && sp->bytes + len > sp->limits.max_bytes)
 		rc = fail(EXIT_UNAVAILABLE, "the log spool is full (%" PRIu64 " bytes)", sp->bytes);
 	else if (sp->fd < 0)
 		rc = start_segment(sp);
 	if (!rc && (write_in_full(sp->fd, rec, len) < 0 || fdatasync(sp->fd) < 0))
 		rc = append_failed(sp);
 	if (!rc) {
+		bool was_small = sp->active.size < sp->limits.idle_bytes;
+
 		sp->active.size += len;
 		sp->bytes += len;
-		if (sp->active.size >= sp->segment_bytes)
+		sp->last_append = mono_ms();
+		if (sp->active.size >= sp->limits.segment_bytes)
 			seal(sp);
+		else if (was_small && sp->active.size >= sp->limits.idle_bytes)
+			/* the flusher now waits for the end of the burst, not the interval */
+			pthread_cond_broadcast(&sp->cond);
 	}
 	pthread_mutex_unlock(&sp->lock);
 	return rc;
@@ -265,7 +268,7 @@ int log_spool_next(struct log_spool *sp, struct strbuf *path)
 
 	pthread_mutex_lock(&sp->lock);
 	while (!sp->stopping) {
-		int64_t age;
+		int64_t now, wait;
 
 		if (sp->sealed_nr) {
 			segment_path(sp, sp->sealed[0].id, path);
@@ -276,14 +279,30 @@ int log_spool_next(struct log_spool *sp, struct strbuf *path)
 			pthread_cond_wait(&sp->cond, &sp->lock);
 			continue;
 		}
-		age = mono_ms() - sp->active_since;
-		if (age >= sp->interval_ms)
+		now = mono_ms();
+		wait = sp->active_since + sp->limits.interval_ms - now;
+		if (sp->active.size >= sp->limits.idle_bytes &&
+		    sp->last_append + sp->limits.idle_ms - now < wait)
+			wait = sp->last_append + sp->limits.idle_ms - now;
+		if (wait <= 0)
 			seal(sp);
 		else
-			wait_ms(sp, sp->interval_ms - age);
+			wait_ms(sp, wait);
 	}
 	pthread_mutex_unlock(&sp->lock);
 	return ready;
+}
+
+bool log_spool_sealed(struct log_spool *sp, size_t i, struct strbuf *path)
+{
+	bool found;
+
+	pthread_mutex_lock(&sp->lock);
+	found = i < sp->sealed_nr;
+	if (found)
+		segment_path(sp, sp->sealed[i].id, path);
+	pthread_mutex_unlock(&sp->lock);
+	return found;
 }
 
 void log_spool_remove(struct log_spool *sp, const char *path)

@@ -253,7 +253,7 @@ static void *wait_next(void *arg)
 {
 	struct waiter *w = arg;
 
-	w->ready = log_spool_next(w->sp, &w->path);
+	__atomic_store_n(&w->ready, log_spool_next(w->sp, &w->path), __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -270,6 +270,7 @@ static bool joined(pthread_t t)
 static void test_spool(const char *dir)
 {
 	struct log_spool *sp, *other;
+	struct log_spool_limits limits;
 	struct strbuf rec = STRBUF_INIT, path = STRBUF_INIT, data = STRBUF_INIT;
 	struct waiter w = { NULL, STRBUF_INIT, -1 };
 	struct log_batch d = LOG_BATCH_INIT;
@@ -278,8 +279,9 @@ static void test_spool(const char *dir)
 
 	record(&rec, "one\ntwo\n");
 	size = rec.len;
-	is_int(log_spool_open(&sp, dir, 3 * size, 2 * size, 50), 0, "a spool opens");
-	is_int(fail_code(log_spool_open(&other, dir, 1 << 20, 1 << 20, 50)), EXIT_BUSY,
+	limits = (struct log_spool_limits){ 3 * size, 2 * size, 3 * size, 50, 50 };
+	is_int(log_spool_open(&sp, dir, &limits), 0, "a spool opens");
+	is_int(fail_code(log_spool_open(&other, dir, &limits)), EXIT_BUSY,
 	       "one process at a time");
 	/* a flusher already waiting on an empty spool is woken by the first record */
 	w.sp = sp;
@@ -301,7 +303,7 @@ static void test_spool(const char *dir)
 	log_spool_close(sp);
 
 	/* what is left is replayed after a restart, oldest first */
-	is_int(log_spool_open(&sp, dir, 3 * size, 2 * size, 50), 0, "the spool opens again");
+	is_int(log_spool_open(&sp, dir, &limits), 0, "the spool opens again");
 	is_int(log_spool_bytes(sp), 3 * size, "with what was left");
 	is_int(log_spool_next(sp, &path), 1, "a segment is ready at once");
 	strbuf_reset(&data);
@@ -325,15 +327,49 @@ static void test_spool(const char *dir)
 	strbuf_release(&w.path);
 }
 
+/* A burst is stored once it ends; a trickle waits for the interval. */
+static void test_spool_idle(const char *dir)
+{
+	struct log_spool_limits limits;
+	struct waiter w = { NULL, STRBUF_INIT, -1 };
+	struct strbuf rec = STRBUF_INIT, data = STRBUF_INIT;
+	struct log_spool *sp;
+	pthread_t t;
+
+	record(&rec, "one\ntwo\n");
+	limits = (struct log_spool_limits){ 1 << 20, 1 << 20, 2 * rec.len, 60000, 50 };
+	is_int(log_spool_open(&sp, dir, &limits), 0, "a spool that seals when idle opens");
+	w.sp = sp;
+	pthread_create(&t, NULL, wait_next, &w);
+	is_int(log_spool_append(sp, rec.buf, rec.len), 0, "a record under idle_bytes goes in");
+	usleep(300 * 1000);
+	is_int(__atomic_load_n(&w.ready, __ATOMIC_ACQUIRE), -1, "and waits for the interval past idle_ms");
+	is_int(log_spool_append(sp, rec.buf, rec.len), 0, "a second one reaches idle_bytes");
+	if (joined(t)) {
+		is_int(w.ready, 1, "the segment is sealed once no record comes for idle_ms");
+		strbuf_read_file(&data, w.path.buf, 1 << 20);
+		is_int(data.len, 2 * rec.len, "with both records");
+	} else {
+		ok(0, "the segment is sealed once no record comes for idle_ms");
+		log_spool_stop(sp);
+		pthread_join(t, NULL);
+	}
+	log_spool_close(sp);
+	strbuf_release(&rec);
+	strbuf_release(&data);
+	strbuf_release(&w.path);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	char *dir = xstrfmt("%s/nimbus-logs-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	char *spool, *rm;
+	char *spool, *idle, *rm;
 
 	if (!mkdtemp(dir))
 		die_errno("mkdtemp");
 	spool = xstrfmt("%s/spool", dir);
+	idle = xstrfmt("%s/idle", dir);
 	test_text();
 	test_ndjson();
 	test_redaction();
@@ -341,11 +377,13 @@ int main(void)
 	test_quoting();
 	test_query();
 	test_spool(spool);
+	test_spool_idle(idle);
 	rm = xstrfmt("rm -rf '%s'", dir);
 	if (system(rm))
 		warning("cannot remove %s", dir);
 	free(rm);
 	free(spool);
+	free(idle);
 	free(dir);
 	return done_testing();
 }
