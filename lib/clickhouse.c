@@ -152,32 +152,29 @@ static int exception(long status, const struct strbuf *body)
 	return rc;
 }
 
-int clickhouse_exec(struct clickhouse *ch, unsigned flags, const char *sql, const char *data,
-		    size_t len, struct strbuf *out)
+/* Send req, whose URL so far is the server's, with sql in the URL (a write) or as the body. */
+static int run(struct clickhouse *ch, unsigned flags, const char *sql, struct http_client_request *req,
+	       struct strbuf *out)
 {
 	struct http_client_response resp = HTTP_CLIENT_RESPONSE_INIT;
-	struct http_client_request req = { 0 };
 	struct strbuf url = STRBUF_INIT;
 	int rc;
 
 	strbuf_addf(&url, "%soutput_format_json_quote_64bit_integers=0%s", ch->url,
 		    flags & CLICKHOUSE_READONLY ? "&readonly=2" : "");
-	req.method = "POST";
-	req.url = url.buf;
-	req.headers = ch->headers.v;
-	if (data) {
+	req->method = "POST";
+	req->headers = ch->headers.v;
+	if (req->body || req->upload_read) {
 		strbuf_addstr(&url, "&query=");
 		strbuf_add_urlencoded(&url, sql, strlen(sql));
-		req.body = data;
-		req.body_len = len;
-		req.timeout = INSERT_TIMEOUT;
+		req->timeout = INSERT_TIMEOUT;
 	} else {
-		req.body = sql;
-		req.body_len = strlen(sql);
-		req.max_body = READ_MAX_BODY;
+		req->body = sql;
+		req->body_len = strlen(sql);
+		req->max_body = READ_MAX_BODY;
 	}
-	req.url = url.buf;
-	rc = http_client_do(ch->http, &req, &resp);
+	req->url = url.buf;
+	rc = http_client_do(ch->http, req, &resp);
 	if (!rc && resp.status != 200)
 		rc = exception(resp.status, &resp.body);
 	if (!rc && out)
@@ -185,6 +182,22 @@ int clickhouse_exec(struct clickhouse *ch, unsigned flags, const char *sql, cons
 	http_client_response_release(&resp);
 	strbuf_release(&url);
 	return rc;
+}
+
+int clickhouse_exec(struct clickhouse *ch, unsigned flags, const char *sql, const char *data,
+		    size_t len, struct strbuf *out)
+{
+	struct http_client_request req = { .body = data, .body_len = len };
+
+	return run(ch, flags, sql, &req, out);
+}
+
+int clickhouse_insert(struct clickhouse *ch, const char *sql,
+		      ssize_t (*read)(void *ctx, char *buf, size_t max), void *ctx)
+{
+	struct http_client_request req = { .upload_read = read, .upload_ctx = ctx };
+
+	return run(ch, 0, sql, &req, NULL);
 }
 
 int clickhouse_version(struct clickhouse *ch, int *version)

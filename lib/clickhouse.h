@@ -39,6 +39,13 @@ enum {
 int clickhouse_exec(struct clickhouse *ch, unsigned flags, const char *sql, const char *data,
 		    size_t len, struct strbuf *out);
 
+/*
+ * An INSERT ... FORMAT ... whose data is made while it is sent: read() as
+ * in struct http_client_request's upload_read. Returns as clickhouse_exec().
+ */
+int clickhouse_insert(struct clickhouse *ch, const char *sql,
+		      ssize_t (*read)(void *ctx, char *buf, size_t max), void *ctx);
+
 /* The server's version as major * 1000 + minor (18016 for 18.16.1). */
 int clickhouse_version(struct clickhouse *ch, int *version);
 

@@ -14,10 +14,24 @@ struct exchange {
 	size_t max_body;
 	bool too_large;
 	int upload_fd, download_fd;
+	ssize_t (*upload_read)(void *ctx, char *buf, size_t max);
+	void *upload_ctx;
 	int write_errno;
 };
 
+/* The chunks of a body made while it is sent: fewer calls than libcurl's 64 KiB. */
+#define UPLOAD_CHUNK (512L << 10)
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static struct curl_slist *xcurl_slist_append(struct curl_slist *list, const char *s)
+{
+	struct curl_slist *l = curl_slist_append(list, s);
+
+	if (!l)
+		die("out of memory");
+	return l;
+}
 
 static void curl_init(void)
 {
@@ -99,6 +113,14 @@ static size_t on_upload(char *buf, size_t size, size_t nmemb, void *cls)
 	do
 		n = read(x->upload_fd, buf, size * nmemb);
 	while (n < 0 && errno == EINTR);
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
+}
+
+static size_t on_upload_read(char *buf, size_t size, size_t nmemb, void *cls)
+{
+	struct exchange *x = cls;
+	ssize_t n = x->upload_read(x->upload_ctx, buf, size * nmemb);
+
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
@@ -191,8 +213,9 @@ int http_client_do(struct http_client *c, const struct http_client_request *req,
 		   struct http_client_response *resp)
 {
 	struct exchange x = { .resp = resp, .upload_fd = req->upload_fd,
-			      .download_fd = req->download_fd };
-	const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+			      .download_fd = req->download_fd, .upload_read = req->upload_read,
+			      .upload_ctx = req->upload_ctx };
+	const char *method = req->method ? req->method : req->body || req->upload_read ? "POST" : "GET";
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *h = c->curl;
@@ -200,13 +223,12 @@ int http_client_do(struct http_client *c, const struct http_client_request *req,
 	int rc = 0;
 
 	x.max_body = req->max_body ? req->max_body : HTTP_CLIENT_MAX_BODY;
-	for (size_t i = 0; req->headers && req->headers[i]; i++) {
-		struct curl_slist *l = curl_slist_append(headers, req->headers[i]);
-
-		if (!l)
-			die("out of memory");
-		headers = l;
-	}
+	for (size_t i = 0; req->headers && req->headers[i]; i++)
+		headers = xcurl_slist_append(headers, req->headers[i]);
+	/* chunked, and without waiting up to a second for a 100 Continue first */
+	if (req->upload_read)
+		headers = xcurl_slist_append(xcurl_slist_append(headers, "Transfer-Encoding: chunked"),
+					     "Expect:");
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -228,6 +250,11 @@ int http_client_do(struct http_client *c, const struct http_client_request *req,
 	if (req->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (req->upload_read) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, &x);
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_CHUNK);
 	} else if (req->upload_fd > 2) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);

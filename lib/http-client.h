@@ -37,6 +37,13 @@ struct http_client_request {
 	uint64_t upload_len;
 	int download_fd;		/* write the response body here, not to resp->body */
 	/*
+	 * Or a body made while it is sent, chunked: upload_read() fills buf
+	 * with up to max bytes and returns how many, 0 at the end, or -1 to
+	 * abort the exchange.
+	 */
+	ssize_t (*upload_read)(void *ctx, char *buf, size_t max);
+	void *upload_ctx;
+	/*
 	 * AWS Signature Version 4 by libcurl: "aws:amz:REGION:SERVICE", signed
 	 * with the access key id and the secret as user and password.
 	 */

@@ -298,45 +298,86 @@ static void add_u64(struct strbuf *sb, uint64_t v)
 	strbuf_add(sb, digits + n, sizeof(digits) - n);
 }
 
-/* JSONEachRow: the identity is the same for the whole batch, spelt once. */
-static size_t encode_new(struct write *w, size_t i, struct strbuf *body)
+/*
+ * The INSERT's body, JSONEachRow, made while it is sent so that
+ * ClickHouse parses one part while the next is encoded. A batch's
+ * identity is spelt once, in head.
+ */
+struct encoder {
+	struct write *w;
+	size_t i, j;		/* the next row: row j of batch i */
+	struct strbuf head, buf;
+	size_t sent;		/* bytes of buf */
+	int64_t added;
+};
+
+static void start_batch(struct encoder *e)
 {
-	const struct log_batch *b = w->batches[i];
-	struct strbuf head = STRBUF_INIT;
-	size_t added = 0;
+	const struct log_ident *id = &e->w->batches[e->i]->id;
 
-	strbuf_addstr(&head, "{\"org_id\":");
-	strbuf_add_json_string(&head, b->id.org, strlen(b->id.org));
-	strbuf_addstr(&head, ",\"repo_id\":");
-	strbuf_add_json_string(&head, b->id.repo, strlen(b->id.repo));
-	strbuf_addstr(&head, ",\"job_id\":");
-	strbuf_add_json_string(&head, b->id.job, strlen(b->id.job));
-	strbuf_addstr(&head, ",\"runner_id\":");
-	strbuf_add_json_string(&head, b->id.runner, strlen(b->id.runner));
-	strbuf_addstr(&head, ",\"ts\":");
-	for (size_t j = 0; j < b->nr; j++) {
-		const struct log_row *r = &b->rows[j];
+	strbuf_reset(&e->head);
+	strbuf_addstr(&e->head, "{\"org_id\":");
+	strbuf_add_json_string(&e->head, id->org, strlen(id->org));
+	strbuf_addstr(&e->head, ",\"repo_id\":");
+	strbuf_add_json_string(&e->head, id->repo, strlen(id->repo));
+	strbuf_addstr(&e->head, ",\"job_id\":");
+	strbuf_add_json_string(&e->head, id->job, strlen(id->job));
+	strbuf_addstr(&e->head, ",\"runner_id\":");
+	strbuf_add_json_string(&e->head, id->runner, strlen(id->runner));
+	strbuf_addstr(&e->head, ",\"ts\":");
+}
 
-		if (!see(w, w->group_of[i], r->seq))
-			continue;
-		strbuf_addbuf(body, &head);
-		add_u64(body, r->ts);
-		strbuf_addstr(body, ",\"seq\":");
-		add_u64(body, r->seq);
-		strbuf_addstr(body, r->stream == LOG_STREAM_STDERR ? ",\"stream\":\"stderr\",\"line\":" :
-			      ",\"stream\":\"stdout\",\"line\":");
-		strbuf_add_json_string(body, log_row_line(b, r), r->len);
-		strbuf_addstr(body, "}\n");
-		added++;
+/* Encode rows not seen before until buf holds want bytes or none are left. */
+static void encode(struct encoder *e, size_t want)
+{
+	struct write *w = e->w;
+
+	for (; e->i < w->nr && e->buf.len < want; e->i++, e->j = 0) {
+		const struct log_batch *b = w->batches[e->i];
+
+		if (!e->j)
+			start_batch(e);
+		for (; e->j < b->nr && e->buf.len < want; e->j++) {
+			const struct log_row *r = &b->rows[e->j];
+
+			if (!see(w, w->group_of[e->i], r->seq))
+				continue;
+			strbuf_addbuf(&e->buf, &e->head);
+			add_u64(&e->buf, r->ts);
+			strbuf_addstr(&e->buf, ",\"seq\":");
+			add_u64(&e->buf, r->seq);
+			strbuf_addstr(&e->buf, r->stream == LOG_STREAM_STDERR ? ",\"stream\":\"stderr\",\"line\":" :
+				      ",\"stream\":\"stdout\",\"line\":");
+			strbuf_add_json_string(&e->buf, log_row_line(b, r), r->len);
+			strbuf_addstr(&e->buf, "}\n");
+			e->added++;
+		}
+		if (e->j < b->nr)
+			break;
 	}
-	strbuf_release(&head);
-	return added;
+}
+
+static ssize_t encoder_read(void *ctx, char *out, size_t max)
+{
+	struct encoder *e = ctx;
+	size_t n;
+
+	if (e->sent == e->buf.len) {
+		strbuf_reset(&e->buf);
+		e->sent = 0;
+		encode(e, max);
+	}
+	n = e->buf.len - e->sent < max ? e->buf.len - e->sent : max;
+	memcpy(out, e->buf.buf + e->sent, n);
+	e->sent += n;
+	return n;
 }
 
 int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_t nr, int64_t *added)
 {
 	struct write w = { .batches = batches, .nr = nr };
-	struct strbuf body = STRBUF_INIT, sql = STRBUF_INIT;
+	struct encoder e = { .w = &w, .head = STRBUF_INIT, .buf = STRBUF_INIT };
+	struct strbuf sql = STRBUF_INIT;
 	size_t rows = 0;
 	int rc = 0;
 
@@ -349,19 +390,23 @@ int logs_ch_write(struct clickhouse *ch, struct log_batch *const *batches, size_
 	make_bits(&w);
 	for (size_t g = 0; g < w.groups_nr && !rc; g += CHECK_GROUPS)
 		rc = check_stored(ch, &w, g, w.groups_nr - g < CHECK_GROUPS ? w.groups_nr - g : CHECK_GROUPS);
-	for (size_t i = 0; i < nr && !rc; i++)
-		*added += encode_new(&w, i, &body);
-	if (!rc && body.len) {
+	/* nothing new, no INSERT */
+	if (!rc)
+		encode(&e, 1);
+	if (!rc && e.buf.len) {
 		sql_addf(&sql, "INSERT INTO %T (" COLUMNS ") FORMAT JSONEachRow", clickhouse_database(ch));
-		rc = clickhouse_exec(ch, 0, sql.buf, body.buf, body.len, NULL);
+		rc = clickhouse_insert(ch, sql.buf, encoder_read, &e);
 	}
+	if (!rc)
+		*added = e.added;
 	for (size_t g = 0; g < w.groups_nr; g++)
 		free(w.groups[g].bits);
 	free(w.group_of);
 	free(w.groups);
 	free(w.k);
 	free(w.seq);
-	strbuf_release(&body);
+	strbuf_release(&e.head);
+	strbuf_release(&e.buf);
 	strbuf_release(&sql);
 	return rc;
 }

@@ -330,6 +330,92 @@ static void check_streaming(struct http_client_response *resp)
 	strbuf_release(&raw);
 }
 
+/* A client body made as it is sent: pieces of 1 to 99999 bytes; "STOP" or a failure at stop_at, if not 0. */
+struct maker {
+	size_t total, made, stop_at;
+	bool fail;
+};
+
+static ssize_t make_body(void *ctx, char *buf, size_t max)
+{
+	struct maker *m = ctx;
+	size_t n = 1 + m->made * 7919 % 99999;
+
+	if (m->made >= m->total)
+		return 0;
+	if (m->fail && m->stop_at && m->made >= m->stop_at)
+		return -1;
+	n = n < max ? n : max;
+	n = n < m->total - m->made ? n : m->total - m->made;
+	memset(buf, 'm', n);
+	if (m->stop_at && !m->fail && m->stop_at >= m->made && m->stop_at - m->made + 4 <= n)
+		memcpy(buf + (m->stop_at - m->made), "STOP", 4);
+	m->made += n;
+	return n;
+}
+
+static long made_request(const char *url, struct maker *m, struct http_client_response *resp)
+{
+	struct http_client_request req = {
+		.url = url, .method = "PUT", .timeout = 5, .upload_read = make_body, .upload_ctx = m,
+	};
+	int rc;
+
+	http_client_response_release(resp);
+	rc = http_client_do(client, &req, resp);
+	return rc ? rc : resp->status;
+}
+
+/* What one connection to a bare listener brought, until the client closed it. */
+static void *read_all(void *arg)
+{
+	int lfd = *(int *)arg, fd = accept(lfd, NULL, NULL);
+	struct strbuf *got = xcalloc(1, sizeof(*got));
+	char buf[65536];
+	ssize_t n;
+
+	strbuf_init(got, 0);
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_add(got, buf, n);
+	if (fd >= 0)
+		close(fd);
+	return got;
+}
+
+static void check_made_body(struct http_client_response *resp)
+{
+	struct maker m = { .total = 900000 };
+	struct strbuf url = STRBUF_INIT, *got;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pthread_t t;
+
+	strbuf_addf(&url, "%s/up/key", base.buf);
+	is_int(made_request(url.buf, &m, resp), 201, "a body made while it is sent");
+	is_str(json_field(resp, "bytes"), "900000", "arrives whole, chunked");
+	m = (struct maker){ .total = 900000, .stop_at = 500000 };
+	is_int(made_request(url.buf, &m, resp), 422, "its bytes are the ones made");
+
+	/* cut short, the body must not look whole to the server: no last chunk */
+	if (bind(lfd, (struct sockaddr *)&sin, sl) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &sl))
+		BUG("cannot listen: %s", strerror(errno));
+	pthread_create(&t, NULL, read_all, &lfd);
+	strbuf_reset(&url);
+	strbuf_addf(&url, "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+	m = (struct maker){ .total = 900000, .stop_at = 500000, .fail = true };
+	ok(made_request(url.buf, &m, resp) < 0, "a maker that fails aborts the exchange");
+	pthread_join(t, (void **)&got);
+	ok(strstr(got->buf, "Transfer-Encoding: chunked\r\n") && got->len > 500000,
+	   "after sending what was made, chunked");
+	ok(!ends_with(got->buf, "\r\n0\r\n\r\n"), "and closes the connection without the last chunk");
+	close(lfd);
+	strbuf_release(got);
+	free(got);
+	strbuf_release(&url);
+}
+
 static void check_files(struct http_client_response *resp)
 {
 	char path[64];
@@ -496,6 +582,7 @@ int main(void)
 	check_basics(&resp);
 	check_bodies(&resp);
 	check_streaming(&resp);
+	check_made_body(&resp);
 	check_files(&resp);
 	check_client_cap();
 	check_metrics_and_log(log_fd);
