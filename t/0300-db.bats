@@ -135,7 +135,7 @@ newer_schema() {
 	store_dump > "$BATS_TEST_TMPDIR/after"
 	diff -u "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
 	# Commands that migrate on their own refuse too (the kv opens the store so).
-	run "$NIMBUS_BUILD/t/helpers/kv-tool" claim k 60
+	run kv_tool claim k 60
 	assert_status 1
 	assert_output --partial "newer than this nimbus knows"
 	run --separate-stderr nimbus db status

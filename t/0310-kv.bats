@@ -7,17 +7,11 @@ load lib/common
 load lib/services
 
 setup_file() {
-	pg_start
-	redis_start "$(random_secret)"
+	services_start
 }
 
 teardown_file() {
-	redis_stop
-	pg_stop
-}
-
-kv_tool() {
-	"$NIMBUS_BUILD/t/helpers/kv-tool" "$@"
+	services_stop
 }
 
 claim_race() {

@@ -8,17 +8,11 @@ load lib/common
 load lib/services
 
 setup_file() {
-	pg_start
-	redis_start "$(random_secret)"
+	services_start
 }
 
 teardown_file() {
-	redis_stop
-	pg_stop
-}
-
-lease_tool() {
-	"$NIMBUS_BUILD/t/helpers/lease-tool" "$@"
+	services_stop
 }
 
 add_show_list() {

@@ -8,13 +8,11 @@ load lib/services
 load lib/webhook
 
 setup_file() {
-	pg_start
-	redis_start "$(random_secret)"
+	services_start
 }
 
 teardown_file() {
-	redis_stop
-	pg_stop
+	services_stop
 }
 
 setup() {

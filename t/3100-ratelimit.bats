@@ -6,13 +6,11 @@ load lib/common
 load lib/services
 
 setup_file() {
-	pg_start
-	redis_start "$(random_secret)"
+	services_start
 }
 
 teardown_file() {
-	redis_stop
-	pg_stop
+	services_stop
 }
 
 # 100 takes at once from a bucket with a burst of 10 admit 10 ± 1. The

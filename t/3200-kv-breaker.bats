@@ -6,19 +6,17 @@ load lib/common
 load lib/services
 
 setup_file() {
-	pg_start
-	redis_start "$(random_secret)"
+	services_start
 }
 
 teardown_file() {
-	redis_stop
-	pg_stop
+	services_stop
 }
 
 # kv-tool breaker OP KEY [PROBE_MS]: 3 failures open it for 2 s; probes
 # are out for 30 s unless said otherwise, which no test waits for.
 brk() {
-	"$NIMBUS_BUILD/t/helpers/kv-tool" breaker "$1" "$2" 3 2000 "${3:-30000}"
+	kv_tool breaker "$1" "$2" 3 2000 "${3:-30000}"
 }
 
 life_cycle() {

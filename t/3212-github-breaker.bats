@@ -10,13 +10,11 @@ load lib/github
 
 setup_file() {
 	github_key
-	pg_start
-	redis_start "$(random_secret)"
+	services_start
 }
 
 teardown_file() {
-	redis_stop
-	pg_stop
+	services_stop
 }
 
 setup() {

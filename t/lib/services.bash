@@ -3,8 +3,10 @@
 # PostgreSQL and Redis run on free ports of 127.0.0.1, each in its own
 # temporary directory. Start them once per file and always stop them:
 #
-#	setup_file() { pg_start; redis_start "$(random_secret)"; }
-#	teardown_file() { redis_stop; pg_stop; }
+#	setup_file() { services_start; }
+#	teardown_file() { services_stop; }
+#
+# (or pg_start and redis_start "$(random_secret)" for one of them).
 #
 # A service whose binaries are missing is not started; the tests that
 # need it call need_pg / need_redis, which fail under CI=true and skip
@@ -167,6 +169,26 @@ redis_stop() {
 	redis_down
 	rm -rf "$REDIS_DIR"
 	unset REDIS_DIR REDIS_URL
+}
+
+# Both, Redis with a password.
+services_start() {
+	pg_start
+	redis_start "$(random_secret)"
+}
+
+services_stop() {
+	redis_stop
+	pg_stop
+}
+
+# The helpers that drive the kv and the leases straight through lib/.
+kv_tool() {
+	"$NIMBUS_BUILD/t/helpers/kv-tool" "$@"
+}
+
+lease_tool() {
+	"$NIMBUS_BUILD/t/helpers/lease-tool" "$@"
 }
 
 need_redis() {
